@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/* dmakit: zero-copy buffers for vision pipelines.  Umbrella header. */
+#ifndef DMAKIT_DMAKIT_H
+#define DMAKIT_DMAKIT_H
+
+#include <dmakit/common.h>
+#include <dmakit/buf.h>
+#include <dmakit/heap.h>
+#include <dmakit/frame.h>
+
+#endif /* DMAKIT_DMAKIT_H */

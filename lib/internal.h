@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* libdmakit internals shared between its files; never installed. */
+#ifndef DMK_INTERNAL_H
+#define DMK_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <string.h>
+
+#include <dmakit/dmakit.h>
+
+#include "compat/uapi.h"
+
+#define DMK_MEMFD_NAME_MAX 249	/* memfd_create(2): 249 bytes + NUL */
+
+#ifndef offsetofend
+#define offsetofend(TYPE, FIELD) \
+	(offsetof(TYPE, FIELD) + sizeof(((TYPE *)0)->FIELD))
+#endif
+
+#define DMK_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- logging (log.c) ---- */
+__attribute__((format(printf, 2, 3)))
+void dmk__log(enum dmk_log_level level, const char *fmt, ...);
+#define pr_warn(...) dmk__log(DMK_LOG_WARN, __VA_ARGS__)
+#define pr_info(...) dmk__log(DMK_LOG_INFO, __VA_ARGS__)
+#define pr_debug(...) dmk__log(DMK_LOG_DEBUG, __VA_ARGS__)
+
+/* ---- opts structs (log.c) ---- */
+/*
+ * Copy a caller's opts (@src, whose first member is its size) into the
+ * zeroed @dst of @known bytes: fields the caller's older struct lacks stay
+ * zero; non-zero bytes beyond what this library knows give -EINVAL.
+ */
+int dmk__opts_load(void *dst, size_t known, const void *src);
+#define DMK_OPTS_LOAD(TYPE, dst, src)					\
+	dmk__opts_load(dst, offsetofend(struct TYPE, TYPE##__last_field), src)
+
+/* ---- buffers (buf.c) ---- */
+struct dmk_buf {
+	atomic_int refs;
+	int fd;			/* primary: the dma-buf, else the memfd */
+	int memfd;		/* -1 when there is none; may equal fd */
+	enum dmk_backend backend;
+	unsigned int caps;
+	bool writable;
+	uint64_t size;
+	dev_t dev;
+	ino_t ino;
+	_Atomic(void *) map;	/* set once by dmk_buf_map() */
+	char name[DMK_MEMFD_NAME_MAX + 1];
+};
+
+/*
+ * Wrap fds the library made.  Takes ownership of @fd and @memfd (either may
+ * be -1, not both; they may be equal): closed on failure too.
+ */
+int dmk__buf_new(int fd, int memfd, enum dmk_backend backend,
+		 unsigned int caps, uint64_t size, const char *name,
+		 struct dmk_buf **out);
+
+/* Copy a string, truncating to fit; @dst is always terminated. */
+static inline void dmk__strscpy(char *dst, const char *src, size_t len)
+{
+	size_t n = strnlen(src, len - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* Whether a name fits the kernel's dma-buf name limit. */
+static inline bool dmk__dmabuf_name_ok(const char *name)
+{
+	return strnlen(name, DMA_BUF_NAME_LEN) < DMA_BUF_NAME_LEN;
+}
+
+/* One "key:\tvalue" field of /proc/self/fdinfo/<fd>; -ENOENT if absent. */
+int dmk__fdinfo_field(int fd, const char *key, char *val, size_t len);
+
+#endif /* DMK_INTERNAL_H */

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MIT
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+
+int dmk_test_fd_count(void)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	cr_assert_not_null(d, "cannot open /proc/self/fd: %s",
+			   strerror(errno));
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;	/* the DIR's own fd */
+}
+
+void dmk_test_assert_fds(int before)
+{
+	int now = dmk_test_fd_count();
+
+	cr_assert_eq(now, before, "fd leak: %d fds open before the test, "
+		     "%d after", before, now);
+}
+
+bool dmk_test_require_all(void)
+{
+	const char *v = getenv("DMK_TEST_REQUIRE_ALL");
+
+	return v && !strcmp(v, "1");
+}
+
+void dmk_test_require(int probe, const char *what)
+{
+	if (probe == 1)
+		return;
+	if (dmk_test_require_all())
+		cr_assert_fail("required here (DMK_TEST_REQUIRE_ALL=1): %s%s%s",
+			       what, probe < 0 ? ": " : "",
+			       probe < 0 ? strerror(-probe) : "");
+	cr_skip_test("%s%s%s", what, probe < 0 ? ": probe failed: " : "",
+		     probe < 0 ? strerror(-probe) : "");
+}
+
+void dmk_test_require_heap(const char *name)
+{
+	char what[160];
+
+	snprintf(what, sizeof(what), "no /dev/dma_heap/%s (kernel without "
+		 "CONFIG_DMABUF_HEAPS%s)", name,
+		 !strcmp(name, "system") ? "_SYSTEM" : "");
+	dmk_test_require(dmk_probe_dma_heap(name), what);
+}
+
+void dmk_test_require_udmabuf(void)
+{
+	dmk_test_require(dmk_probe_udmabuf(),
+			 "no /dev/udmabuf (kernel without CONFIG_UDMABUF)");
+}
+
+static char cma_name[256];
+
+static int find_cma(const char *name, void *user)
+{
+	(void)user;
+	if (!dmk_heap_is_contig_name(name))
+		return 0;
+	snprintf(cma_name, sizeof(cma_name), "%s", name);
+	return 1;
+}
+
+const char *dmk_test_require_cma(void)
+{
+	int ret = dmk_heap_enumerate(find_cma, NULL);
+
+	dmk_test_require(ret == 1 ? 1 : ret < 0 ? ret : 0,
+			 "no CMA dma-heap (kernel without "
+			 "CONFIG_DMABUF_HEAPS_CMA or no CMA area)");
+	return cma_name;
+}
+
+const char *const dmk_test_backends[] = { "memfd", "udmabuf", "system",
+					  "cma" };
+const size_t dmk_test_nbackends =
+	sizeof(dmk_test_backends) / sizeof(dmk_test_backends[0]);
+
+const char *dmk_test_require_backend(const char *name)
+{
+	if (!strcmp(name, "memfd")) {
+		dmk_test_require(dmk_probe_memfd(), "no sealed memfd");
+		return name;
+	}
+	if (!strcmp(name, "udmabuf")) {
+		dmk_test_require_udmabuf();
+		return name;
+	}
+	if (!strcmp(name, "cma"))
+		return dmk_test_require_cma();
+	dmk_test_require_heap(name);
+	return name;
+}
+
+struct dmk_buf *dmk_test_alloc(const char *heap, uint64_t size,
+			       const char *name)
+{
+	DMK_OPTS(dmk_alloc_opts, ao, .name = name);
+	struct dmk_heap *h = NULL;
+	struct dmk_buf *b = NULL;
+	int ret;
+
+	ret = dmk_heap_open(heap, NULL, &h);
+	cr_assert_eq(ret, 0, "dmk_heap_open(%s): %s", heap, strerror(-ret));
+	ret = dmk_heap_alloc(h, size, &ao, &b);
+	dmk_heap_close(h);
+	cr_assert_eq(ret, 0, "dmk_heap_alloc(%s, %llu): %s", heap,
+		     (unsigned long long)size, strerror(-ret));
+	return b;
+}
+
+int dmk_test_fdinfo(int fd, const char *key, char *val, size_t len)
+{
+	char path[64], line[512];
+	size_t klen = strlen(key);
+	FILE *f;
+	int ret = -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *v;
+
+		if (strncmp(line, key, klen) || line[klen] != ':')
+			continue;
+		v = line + klen + 1;
+		v += strspn(v, " \t");
+		v[strcspn(v, "\n")] = '\0';
+		snprintf(val, len, "%s", v);
+		ret = 0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+static uint32_t xorshift(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+void dmk_test_fill(void *p, size_t len, uint32_t seed)
+{
+	unsigned char *c = p;
+	uint32_t s = seed | 1;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		c[i] = (unsigned char)xorshift(&s);
+}
+
+bool dmk_test_check(const void *p, size_t len, uint32_t seed)
+{
+	const unsigned char *c = p;
+	uint32_t s = seed | 1;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (c[i] != (unsigned char)xorshift(&s))
+			return false;
+	return true;
+}

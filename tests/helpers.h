@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared test helpers: fd-leak fixtures and kernel-feature requirements. */
+#ifndef DMK_TEST_HELPERS_H
+#define DMK_TEST_HELPERS_H
+
+#include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <dmakit/dmakit.h>
+
+/* Number of open fds in this process (from /proc/self/fd). */
+int dmk_test_fd_count(void);
+
+/*
+ * A test whose body must leave the fd count as it found it: a leak (or a
+ * double close) fails it.  Criterion 2.4 ignores failures in .fini
+ * fixtures, so the check wraps the body instead.  A body that fails or
+ * skips early never reaches the check, which is fine: it already failed.
+ */
+#define DMK_TEST(suite, name, ...)					\
+	static void suite##_##name##_body(void);			\
+	Test(suite, name, ##__VA_ARGS__)				\
+	{								\
+		int fds_before_ = dmk_test_fd_count();			\
+									\
+		suite##_##name##_body();				\
+		dmk_test_assert_fds(fds_before_);			\
+	}								\
+	static void suite##_##name##_body(void)
+
+/* Fail the test unless exactly @before fds are open now. */
+void dmk_test_assert_fds(int before);
+
+/*
+ * Turn a probe (1 / 0 / -errno) into a requirement: 1 returns, anything
+ * else skips the test with @what as the reason, or fails it when
+ * DMK_TEST_REQUIRE_ALL=1 (the VM tier, whose kernel has every feature).
+ */
+void dmk_test_require(int probe, const char *what);
+
+/* Require a dma-heap by name, udmabuf, or a CMA heap (returns its name). */
+void dmk_test_require_heap(const char *name);
+void dmk_test_require_udmabuf(void);
+const char *dmk_test_require_cma(void);
+
+/* Whether the VM tier asked for every feature to be present. */
+bool dmk_test_require_all(void);
+
+/* Open heap @name (no needs) and allocate @size bytes; asserts success. */
+struct dmk_buf *dmk_test_alloc(const char *heap, uint64_t size,
+			       const char *name);
+
+/* The value of "key:" in /proc/self/fdinfo/<fd>, into @val; 0 or -errno. */
+int dmk_test_fdinfo(int fd, const char *key, char *val, size_t len);
+
+/* Fill / check a deterministic pattern seeded by @seed. */
+void dmk_test_fill(void *p, size_t len, uint32_t seed);
+bool dmk_test_check(const void *p, size_t len, uint32_t seed);
+
+/* A heap name from the list the test is parameterised over. */
+extern const char *const dmk_test_backends[];
+extern const size_t dmk_test_nbackends;
+
+/* Skip unless heap @name (memfd, udmabuf, system, cma) is present. */
+const char *dmk_test_require_backend(const char *name);
+
+#endif
