@@ -67,6 +67,7 @@ TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(BUILD)/%.o)
 .PHONY: all lib tools examples tests check install uninstall clean \
 	symbols-check headers-check vmcheck
 .DEFAULT_GOAL := all
+.SECONDARY:
 
 all: lib tools examples tests
 
