@@ -10,7 +10,7 @@
 #include "internal.h"
 #include "sys.h"
 
-static void buf_read_memfd_name(int fd, char *name, size_t len)
+void dmk__memfd_name(int fd, char *name, size_t len)
 {
 	/* /proc/self/fd/N reads "/memfd:NAME (deleted)". */
 	static const char prefix[] = "/memfd:", suffix[] = " (deleted)";
@@ -105,6 +105,11 @@ DMK_API int dmk_buf_memfd(const struct dmk_buf *buf)
 	return buf->memfd >= 0 ? buf->memfd : -ENOENT;
 }
 
+DMK_API uint64_t dmk_buf_memfd_offset(const struct dmk_buf *buf)
+{
+	return buf->memfd_off;
+}
+
 DMK_API uint64_t dmk_buf_size(const struct dmk_buf *buf)
 {
 	return buf->size;
@@ -179,7 +184,8 @@ DMK_API int dmk_buf_map(struct dmk_buf *buf, void **addr)
 	 * its pages are ordinary shmem pages, a dma-buf mapping is PFNMAP. */
 	fd = buf->memfd >= 0 ? buf->memfd : buf->fd;
 	prot = PROT_READ | (buf->writable ? PROT_WRITE : 0);
-	ret = dmk__mmap(fd, (size_t)buf->size, prot, &p);
+	ret = dmk__mmap(fd, (size_t)buf->size, prot,
+			fd == buf->memfd ? (off_t)buf->memfd_off : 0, &p);
 	if (ret)
 		return ret;
 	/* Two threads may race to map: one mapping wins, the other goes. */
@@ -333,7 +339,7 @@ DMK_API int dmk_buf_import(int fd, unsigned int flags,
 			goto err_close;
 		}
 		backend = DMK_BACKEND_IMPORTED_MEMFD;
-		buf_read_memfd_name(nfd, name, sizeof(name));
+		dmk__memfd_name(nfd, name, sizeof(name));
 		ret = dmk__buf_new(nfd, nfd, backend, DMK_CAP_PINNABLE, size,
 				   name, &buf);
 	}

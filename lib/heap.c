@@ -522,35 +522,87 @@ static int alloc_dma_heap(struct dmk_heap *h, uint64_t size, const char *name,
 			    size, name, out);
 }
 
-static int alloc_udmabuf(struct dmk_heap *h, uint64_t size, const char *name,
-			 struct dmk_buf **out)
+/*
+ * Make a udmabuf of [@offset, @offset + @size) of @memfd and wrap both.
+ * Takes ownership of @memfd (closed on failure too); @name may be NULL.
+ */
+static int udmabuf_wrap(int dev_fd, int memfd, uint64_t offset, uint64_t size,
+			const char *name, struct dmk_buf **out)
 {
 	struct udmabuf_create create;
-	int memfd, fd, ret;
+	struct dmk_buf *buf;
+	int fd, ret;
 
-	/* udmabuf pins (and so allocates) every page at creation. */
-	memfd = memfd_new(name, size, false);
-	if (memfd < 0)
-		return memfd;
 	memset(&create, 0, sizeof(create));
 	create.memfd = (__u32)memfd;
 	create.flags = UDMABUF_FLAGS_CLOEXEC;
+	create.offset = offset;
 	create.size = size;
-	fd = dmk__ioctl(h->dev_fd, UDMABUF_CREATE, &create);
+	fd = dmk__ioctl(dev_fd, UDMABUF_CREATE, &create);
 	if (fd < 0) {
 		ret = fd;
+		pr_warn("udmabuf: UDMABUF_CREATE(offset %llu, size %llu, "
+			"seals 0x%x) refused: %s\n", (unsigned long long)offset,
+			(unsigned long long)size, dmk__get_seals(memfd),
+			strerror(-ret));
 		goto err_memfd;
 	}
-	ret = dmk__ioctl(fd, DMA_BUF_SET_NAME_B, (void *)name);
-	if (ret < 0)
-		goto err_fd;
-	return dmk__buf_new(fd, memfd, DMK_BACKEND_UDMABUF, h->caps, size,
-			    name, out);
+	if (name) {
+		ret = dmk__ioctl(fd, DMA_BUF_SET_NAME_B, (void *)name);
+		if (ret < 0)
+			goto err_fd;
+	}
+	ret = dmk__buf_new(fd, memfd, DMK_BACKEND_UDMABUF,
+			   DMK_CAP_DMABUF | DMK_CAP_PINNABLE, size,
+			   name ? name : "", &buf);
+	if (ret)
+		return ret;
+	buf->memfd_off = offset;
+	*out = buf;
+	return 0;
 
 err_fd:
 	dmk__close(fd);
 err_memfd:
 	dmk__close(memfd);
+	return ret;
+}
+
+static int alloc_udmabuf(struct dmk_heap *h, uint64_t size, const char *name,
+			 struct dmk_buf **out)
+{
+	/* udmabuf pins (and so allocates) every page at creation. */
+	int memfd = memfd_new(name, size, false);
+
+	if (memfd < 0)
+		return memfd;
+	return udmabuf_wrap(h->dev_fd, memfd, 0, size, name, out);
+}
+
+DMK_API int dmk_udmabuf_create(int memfd, uint64_t offset, uint64_t size,
+			       unsigned int flags, struct dmk_buf **out)
+{
+	char name[DMK_MEMFD_NAME_MAX + 1] = "";
+	int dev_fd, nfd, ret;
+
+	if (flags || !out)
+		return -EINVAL;
+	if (memfd < 0)
+		return -EBADF;
+	ret = probe_open(UDMABUF_DEV, O_RDWR, &dev_fd);
+	if (ret <= 0)
+		return ret ? ret : -ENOENT;
+	nfd = dmk__dup_cloexec(memfd);
+	if (nfd < 0) {
+		ret = nfd;
+		goto out;
+	}
+	dmk__memfd_name(nfd, name, sizeof(name));
+	ret = udmabuf_wrap(dev_fd, nfd, offset, size, NULL, out);
+	if (!ret)
+		dmk__strscpy((*out)->name, name, sizeof((*out)->name));
+out:
+	dmk__close(dev_fd);
 	return ret;
 }
 

@@ -46,6 +46,7 @@ struct dmk_buf {
 	atomic_int refs;
 	int fd;			/* primary: the dma-buf, else the memfd */
 	int memfd;		/* -1 when there is none; may equal fd */
+	uint64_t memfd_off;	/* where the buffer starts in the memfd */
 	enum dmk_backend backend;
 	unsigned int caps;
 	bool writable;
@@ -78,6 +79,9 @@ static inline bool dmk__dmabuf_name_ok(const char *name)
 {
 	return strnlen(name, DMA_BUF_NAME_LEN) < DMA_BUF_NAME_LEN;
 }
+
+/* The name a memfd was created with ("" if @fd is not a memfd). */
+void dmk__memfd_name(int fd, char *name, size_t len);
 
 /* One "key:\tvalue" field of /proc/self/fdinfo/<fd>; -ENOENT if absent. */
 int dmk__fdinfo_field(int fd, const char *key, char *val, size_t len);

@@ -126,9 +126,10 @@ static inline int dmk__fd_size(int fd, uint64_t *size)
 	return 0;
 }
 
-static inline int dmk__mmap(int fd, size_t len, int prot, void **addr)
+static inline int dmk__mmap(int fd, size_t len, int prot, off_t off,
+			    void **addr)
 {
-	void *p = mmap(NULL, len, prot, MAP_SHARED, fd, 0);
+	void *p = mmap(NULL, len, prot, MAP_SHARED, fd, off);
 
 	if (p == MAP_FAILED)
 		return dmk__neg_errno();

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -502,4 +503,138 @@ DMK_TEST(heap, close_null_and_buffers_outlive_heap)
 	cr_assert_eq(dmk_buf_map(b, &p), 0);
 	memset(p, 0xab, 4096);
 	dmk_buf_put(b);
+}
+
+/*
+ * Freed pages go back to the kernel and must never come back to anyone
+ * with old contents: allocate, dirty, free, many times, and check each new
+ * buffer reads as zeroes.
+ */
+BACKEND_TEST(recycled_buffers_are_zeroed)
+{
+	struct dmk_heap *h;
+	int round;
+
+	cr_assert_eq(dmk_heap_open(heap, NULL, &h), 0);
+	for (round = 0; round < 16; round++) {
+		struct dmk_buf *b;
+		unsigned char *p;
+		void *addr;
+		size_t i;
+
+		cr_assert_eq(dmk_heap_alloc(h, 1 << 20, NULL, &b), 0);
+		cr_assert_eq(dmk_buf_map(b, &addr), 0);
+		p = addr;
+		cr_assert_eq(dmk_buf_begin_cpu(b, DMK_SYNC_RW), 0);
+		for (i = 0; i < 1 << 20; i += 64)
+			cr_assert_eq(p[i], 0, "round %d: stale byte at %zu",
+				     round, i);
+		memset(p, 0xc3, 1 << 20);
+		cr_assert_eq(dmk_buf_end_cpu(b, DMK_SYNC_RW), 0);
+		dmk_buf_put(b);
+	}
+	dmk_heap_close(h);
+}
+
+DMK_TEST(heap, cma_exhaustion_is_enomem)
+{
+	const char *cma = dmk_test_require_cma();
+	struct dmk_heap *h;
+	struct dmk_buf *b = NULL;
+
+	/* More than the whole CMA area (64 MiB in the VM tier). */
+	cr_assert_eq(dmk_heap_open(cma, NULL, &h), 0);
+	cr_assert_eq(dmk_heap_alloc(h, 1ull << 30, NULL, &b), -ENOMEM);
+	cr_assert_null(b);
+	dmk_heap_close(h);
+}
+
+static int test_memfd(off_t size, int seals)
+{
+	int fd = memfd_create("udmabuf-src", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, size), 0);
+	if (seals)
+		cr_assert_eq(fcntl(fd, F_ADD_SEALS, seals), 0);
+	return fd;
+}
+
+/* The cases of the kernel's own udmabuf selftest, through dmakit. */
+DMK_TEST(heap, udmabuf_create_kernel_rules)
+{
+	uint64_t pg = page_size(), limit;
+	struct dmk_buf *b = NULL;
+	int ok, unsealed, wsealed, nul, big;
+
+	dmk_test_require_udmabuf();
+	cr_assert_eq(dmk_udmabuf_limits(&limit, NULL), 0);
+	ok = test_memfd((off_t)(4 * pg), F_SEAL_SHRINK);
+	unsealed = test_memfd((off_t)(4 * pg), 0);
+	wsealed = test_memfd((off_t)(4 * pg), F_SEAL_SHRINK | F_SEAL_WRITE);
+	nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	cr_assert_eq(dmk_udmabuf_create(unsealed, 0, pg, 0, &b), -EINVAL,
+		     "memfd without F_SEAL_SHRINK");
+	cr_assert_eq(dmk_udmabuf_create(wsealed, 0, pg, 0, &b), -EINVAL,
+		     "memfd with F_SEAL_WRITE");
+	cr_assert_eq(dmk_udmabuf_create(ok, pg / 2, pg, 0, &b), -EINVAL,
+		     "offset not page-aligned");
+	cr_assert_eq(dmk_udmabuf_create(ok, 0, pg + 1, 0, &b), -EINVAL,
+		     "size not page-aligned");
+	cr_assert_eq(dmk_udmabuf_create(ok, 0, 0, 0, &b), -EINVAL, "size 0");
+	cr_assert_eq(dmk_udmabuf_create(ok, 0, 8 * pg, 0, &b), -EINVAL,
+		     "range past the end of the memfd");
+	cr_assert_eq(dmk_udmabuf_create(nul, 0, pg, 0, &b), -EBADFD,
+		     "not a memfd");
+	cr_assert_eq(dmk_udmabuf_create(-1, 0, pg, 0, &b), -EBADF);
+	cr_assert_eq(dmk_udmabuf_create(ok, 0, pg, 1, &b), -EINVAL, "flags");
+	cr_assert_null(b);
+
+	/* Past size_limit_mb: refused before any page is touched. */
+	big = test_memfd((off_t)(limit + pg), F_SEAL_SHRINK);
+	cr_assert_eq(dmk_udmabuf_create(big, 0, limit + pg, 0, &b), -EINVAL,
+		     "over size_limit_mb");
+
+	/* A range in the middle: the CPU mapping starts at the offset. */
+	{
+		unsigned char *src, *p;
+		void *addr;
+
+		src = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   ok, 0);
+		cr_assert_neq(src, MAP_FAILED);
+		memset(src + pg, 0x11, pg);
+		memset(src + 2 * pg, 0x22, pg);
+		cr_assert_eq(dmk_udmabuf_create(ok, pg, 2 * pg, 0, &b), 0);
+		cr_assert_eq(dmk_buf_size(b), 2 * pg);
+		cr_assert_eq(dmk_buf_memfd_offset(b), pg);
+		cr_assert_str_eq(dmk_buf_name(b), "udmabuf-src");
+		cr_assert_eq(dmk_buf_map(b, &addr), 0);
+		p = addr;
+		cr_assert_eq(p[0], 0x11);
+		cr_assert_eq(p[pg], 0x22);
+		munmap(src, 4 * pg);
+		dmk_buf_put(b);
+	}
+	close(ok);
+	close(unsealed);
+	close(wsealed);
+	close(nul);
+	close(big);
+}
+
+DMK_TEST(heap, udmabuf_create_without_device)
+{
+	struct dmk_buf *b = NULL;
+	int fd = test_memfd(4096, F_SEAL_SHRINK);
+
+	if (dmk_probe_udmabuf() == 1) {
+		cr_assert_eq(dmk_udmabuf_create(fd, 0, 4096, 0, &b), 0);
+		dmk_buf_put(b);
+	} else {
+		cr_assert_eq(dmk_udmabuf_create(fd, 0, 4096, 0, &b), -ENOENT);
+		cr_assert_null(b);
+	}
+	close(fd);
 }

@@ -112,6 +112,12 @@ DMK_API int dmk_buf_fd(const struct dmk_buf *buf);
  */
 DMK_API int dmk_buf_memfd(const struct dmk_buf *buf);
 
+/**
+ * dmk_buf_memfd_offset() - where the buffer starts inside dmk_buf_memfd():
+ * 0 except for a udmabuf made by dmk_udmabuf_create() at an offset.
+ */
+DMK_API uint64_t dmk_buf_memfd_offset(const struct dmk_buf *buf);
+
 /** dmk_buf_size() - size in bytes (a whole number of pages when allocated here). */
 DMK_API uint64_t dmk_buf_size(const struct dmk_buf *buf);
 

@@ -7,5 +7,6 @@
 #include <dmakit/buf.h>
 #include <dmakit/heap.h>
 #include <dmakit/frame.h>
+#include <dmakit/drm.h>
 
 #endif /* DMAKIT_DMAKIT_H */

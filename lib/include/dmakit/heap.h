@@ -124,6 +124,26 @@ DMK_API int dmk_heap_alloc(struct dmk_heap *heap, uint64_t size,
 			   struct dmk_buf **out);
 
 /**
+ * dmk_udmabuf_create() - turn a range of the caller's memfd into a udmabuf.
+ * @memfd:  a memfd sealed with F_SEAL_SHRINK and without F_SEAL_WRITE.
+ *          Not taken: the buffer keeps its own close-on-exec duplicate.
+ * @offset: page-aligned start of the range.
+ * @size:   page-aligned length, inside the memfd and within the udmabuf
+ *          module's size_limit_mb.
+ * @flags:  none defined yet; must be 0.
+ * @out:    the new buffer (backend udmabuf, caps DMABUF | PINNABLE).
+ *
+ * The kernel checks the memfd and the range; its errno is returned as it
+ * is (6.1: -EINVAL for misalignment, missing or forbidden seals and ranges
+ * past the limit, -EBADFD for an fd that is not a shmem file), with the
+ * reason sent to the log callback.
+ *
+ * Return: 0, -EINVAL, -EBADF, -ENOENT (no udmabuf device), or -errno.
+ */
+DMK_API int dmk_udmabuf_create(int memfd, uint64_t offset, uint64_t size,
+			       unsigned int flags, struct dmk_buf **out);
+
+/**
  * dmk_heap_enumerate() - call @fn for each /dev/dma_heap entry, in name
  * order, until it returns non-zero (which is then returned).
  *
