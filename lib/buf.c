@@ -10,6 +10,19 @@
 #include "internal.h"
 #include "sys.h"
 
+int dmk__is_memfd(int fd)
+{
+	char path[64], link[16];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return dmk__neg_errno();
+	link[n] = '\0';
+	return !strncmp(link, "/memfd:", 7);
+}
+
 void dmk__memfd_name(int fd, char *name, size_t len)
 {
 	/* /proc/self/fd/N reads "/memfd:NAME (deleted)". */
@@ -271,9 +284,18 @@ static int import_classify(int fd, int *seals)
 			 (unsigned long)sfs.f_type);
 		return -ENOTSUP;
 	}
+	/*
+	 * Other shmem files (tmpfs, /dev/shm) report F_SEAL_SEAL only; tell
+	 * them apart by the name memfd_create() gives, so the caller learns
+	 * "not a memfd" rather than "not sealed".
+	 */
+	if (dmk__is_memfd(fd) == 0) {
+		pr_debug("import: fd %d is a shmem file, not a memfd\n", fd);
+		return -ENOTSUP;
+	}
 	s = dmk__get_seals(fd);
 	if (s < 0)
-		return -ENOTSUP;	/* shmem file that is not a memfd */
+		return -ENOTSUP;
 	if (!(s & F_SEAL_SHRINK)) {
 		pr_debug("import: memfd %d is not sealed against shrinking\n",
 			 fd);

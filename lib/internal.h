@@ -80,6 +80,9 @@ static inline bool dmk__dmabuf_name_ok(const char *name)
 	return strnlen(name, DMA_BUF_NAME_LEN) < DMA_BUF_NAME_LEN;
 }
 
+/* 1 if @fd is a memfd, 0 if not, -errno without /proc. */
+int dmk__is_memfd(int fd);
+
 /* The name a memfd was created with ("" if @fd is not a memfd). */
 void dmk__memfd_name(int fd, char *name, size_t len);
 

@@ -8,7 +8,10 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include "helpers.h"
 
@@ -377,4 +380,28 @@ DMK_TEST(buf, backend_names)
 	cr_assert_str_eq(dmk_backend_name((enum dmk_backend)99), "none");
 	cr_assert_str_eq(dmk_strerror(-ENOENT), strerror(ENOENT));
 	cr_assert_str_eq(dmk_version(), "0.1.0");
+}
+
+DMK_TEST(buf, import_rejects_shm_file)
+{
+	static const char *const dirs[] = { "/dev/shm", "/tmp", "/run" };
+	char path[64];
+	struct statfs sfs;
+	size_t i;
+	int fd = -1;
+
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && fd < 0; i++) {
+		if (statfs(dirs[i], &sfs) || sfs.f_type != TMPFS_MAGIC)
+			continue;
+		snprintf(path, sizeof(path), "%s/dmk-import-XXXXXX", dirs[i]);
+		fd = mkostemp(path, O_CLOEXEC);
+		if (fd >= 0)
+			unlink(path);
+	}
+	if (fd < 0)	/* a machine layout, not a kernel feature */
+		cr_skip_test("no writable tmpfs in /dev/shm, /tmp or /run");
+	cr_assert_eq(ftruncate(fd, 8192), 0);
+	/* Looks like a memfd (tmpfs, shmem) but is not one. */
+	expect_refused(fd, -ENOTSUP, "a tmpfs file");
+	close(fd);
 }
