@@ -34,7 +34,7 @@ endif
 # Dependencies, found with pkg-config.
 LIB_PKGS := libdrm
 TOOL_PKGS := libdrm
-TEST_PKGS := criterion
+TEST_PKGS := criterion liburing vulkan
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(1))
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(1))
 

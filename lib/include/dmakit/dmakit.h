@@ -8,5 +8,6 @@
 #include <dmakit/heap.h>
 #include <dmakit/frame.h>
 #include <dmakit/drm.h>
+#include <dmakit/pool.h>
 
 #endif /* DMAKIT_DMAKIT_H */
