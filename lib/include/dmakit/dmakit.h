@@ -9,5 +9,6 @@
 #include <dmakit/frame.h>
 #include <dmakit/drm.h>
 #include <dmakit/pool.h>
+#include <dmakit/chan.h>
 
 #endif /* DMAKIT_DMAKIT_H */
