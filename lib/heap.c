@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <linux/io_uring.h>
 
 #include "internal.h"
 #include "sys.h"
@@ -522,6 +524,74 @@ static int alloc_dma_heap(struct dmk_heap *h, uint64_t size, const char *name,
 			    size, name, out);
 }
 
+/* Whether this machine has a CMA area (CmaTotal in /proc/meminfo > 0). */
+static bool have_cma_area(void)
+{
+	static int cached = -1;
+	char text[4096], *p;
+	uint64_t kb = 0;
+
+	if (cached >= 0)
+		return cached;
+	if (dmk__read_text(AT_FDCWD, "/proc/meminfo", text, sizeof(text)) > 0) {
+		p = strstr(text, "CmaTotal:");
+		if (p)
+			kb = strtoull(p + 9, NULL, 10);
+	}
+	cached = kb > 0;
+	return cached;
+}
+
+/*
+ * Move a memfd range's pages out of the CMA area, before udmabuf takes
+ * references to them.
+ *
+ * shmem pages are movable, so the page allocator may serve them from CMA
+ * pageblocks (it does, right after a CMA buffer is freed).  A long-term
+ * pin (io_uring fixed buffers, GPU host-pointer import) must first migrate
+ * such pages out of CMA, and migration fails (6.1: ENOMEM) once udmabuf
+ * holds page references.  So pin the range long-term once, here, while the
+ * pages can still move, then unpin: udmabuf's references keep them where
+ * they landed.  Measured in the VM tier, drivers-notes/udmabuf.md.
+ *
+ * Return: 0, or -errno when the pages could not be pinned (io_uring
+ * disabled or absent): the buffer is then not offered as pinnable.
+ */
+static int migrate_out_of_cma(int memfd, uint64_t offset, uint64_t size)
+{
+	struct io_uring_params params;
+	struct iovec iov;
+	uint64_t done, chunk;
+	void *map;
+	int ring, ret;
+
+	ret = dmk__mmap(memfd, (size_t)size, PROT_READ | PROT_WRITE,
+			(off_t)offset, &map);
+	if (ret)
+		return ret;
+	memset(&params, 0, sizeof(params));
+	ring = dmk__io_uring_setup(1, &params);
+	if (ring < 0) {
+		ret = ring;
+		goto out_unmap;
+	}
+	/* The kernel takes at most 1 GiB per registered buffer. */
+	for (done = 0; done < size && !ret; done += chunk) {
+		chunk = size - done < (1ull << 30) ? size - done : 1ull << 30;
+		iov.iov_base = (char *)map + done;
+		iov.iov_len = (size_t)chunk;
+		ret = dmk__io_uring_register(ring, IORING_REGISTER_BUFFERS,
+					     &iov, 1);
+		if (!ret)
+			ret = dmk__io_uring_register(
+				ring, IORING_UNREGISTER_BUFFERS, NULL, 0);
+	}
+	dmk__close(ring);
+out_unmap:
+	munmap(map, (size_t)size);
+	return ret;
+}
+
 /*
  * Make a udmabuf of [@offset, @offset + @size) of @memfd and wrap both.
  * Takes ownership of @memfd (closed on failure too); @name may be NULL.
@@ -529,10 +599,19 @@ static int alloc_dma_heap(struct dmk_heap *h, uint64_t size, const char *name,
 static int udmabuf_wrap(int dev_fd, int memfd, uint64_t offset, uint64_t size,
 			const char *name, struct dmk_buf **out)
 {
+	unsigned int caps = DMK_CAP_DMABUF | DMK_CAP_PINNABLE;
 	struct udmabuf_create create;
 	struct dmk_buf *buf;
 	int fd, ret;
 
+	if (have_cma_area()) {
+		ret = migrate_out_of_cma(memfd, offset, size);
+		if (ret) {
+			pr_info("udmabuf: cannot move pages out of CMA (%s): "
+				"not offered as pinnable\n", strerror(-ret));
+			caps &= ~DMK_CAP_PINNABLE;
+		}
+	}
 	memset(&create, 0, sizeof(create));
 	create.memfd = (__u32)memfd;
 	create.flags = UDMABUF_FLAGS_CLOEXEC;
@@ -552,8 +631,7 @@ static int udmabuf_wrap(int dev_fd, int memfd, uint64_t offset, uint64_t size,
 		if (ret < 0)
 			goto err_fd;
 	}
-	ret = dmk__buf_new(fd, memfd, DMK_BACKEND_UDMABUF,
-			   DMK_CAP_DMABUF | DMK_CAP_PINNABLE, size,
+	ret = dmk__buf_new(fd, memfd, DMK_BACKEND_UDMABUF, caps, size,
 			   name ? name : "", &buf);
 	if (ret)
 		return ret;

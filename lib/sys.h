@@ -47,6 +47,17 @@ static inline int dmk__open(const char *path, int flags)
 	return fd == -1 ? dmk__neg_errno() : fd;
 }
 
+/* open() with a creation mode (O_CREAT). */
+static inline int dmk__open_mode(const char *path, int flags, mode_t mode)
+{
+	int fd;
+
+	do {
+		fd = open(path, flags | O_CLOEXEC, mode);
+	} while (fd == -1 && errno == EINTR);
+	return fd == -1 ? dmk__neg_errno() : fd;
+}
+
 static inline int dmk__openat(int dirfd, const char *path, int flags)
 {
 	int fd;
@@ -135,6 +146,54 @@ static inline int dmk__mmap(int fd, size_t len, int prot, off_t off,
 		return dmk__neg_errno();
 	*addr = p;
 	return 0;
+}
+
+struct io_uring_params;
+
+static inline int dmk__io_uring_setup(unsigned int entries,
+				      struct io_uring_params *p)
+{
+	int fd = (int)syscall(SYS_io_uring_setup, entries, p);
+
+	return fd == -1 ? dmk__neg_errno() : fd;
+}
+
+static inline int dmk__io_uring_register(int fd, unsigned int op, void *arg,
+					 unsigned int nr)
+{
+	int ret;
+
+	do {
+		ret = (int)syscall(SYS_io_uring_register, fd, op, arg, nr);
+	} while (ret == -1 && errno == EINTR);
+	return ret == -1 ? dmk__neg_errno() : ret;
+}
+
+/*
+ * The direct-I/O alignment of @fd's file (statx STATX_DIOALIGN, 6.1+):
+ * 1 and both values (0 and 0: the file takes no direct I/O), 0 when the
+ * kernel or the C library's headers do not report it, -errno.
+ */
+static inline int dmk__statx_dioalign(int fd, uint32_t *mem_align,
+				      uint32_t *off_align)
+{
+#ifdef STATX_DIOALIGN
+	struct statx stx;
+
+	memset(&stx, 0, sizeof(stx));
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx))
+		return errno == ENOSYS ? 0 : dmk__neg_errno();
+	if (!(stx.stx_mask & STATX_DIOALIGN))
+		return 0;
+	*mem_align = stx.stx_dio_mem_align;
+	*off_align = stx.stx_dio_offset_align;
+	return 1;
+#else
+	(void)fd;
+	(void)mem_align;
+	(void)off_align;
+	return 0;
+#endif
 }
 
 /* Read a small text file (sysfs, procfs) into @buf, NUL-terminated. */
