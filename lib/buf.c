@@ -49,13 +49,8 @@ int dmk__buf_new(int fd, int memfd, enum dmk_backend backend,
 		 struct dmk_buf **out)
 {
 	struct dmk_buf *buf;
-	struct stat st;
 	int err, prim = fd >= 0 ? fd : memfd;
 
-	if (fstat(prim, &st)) {
-		err = dmk__neg_errno();
-		goto err_close;
-	}
 	buf = calloc(1, sizeof(*buf));
 	if (!buf) {
 		err = -ENOMEM;
@@ -67,8 +62,6 @@ int dmk__buf_new(int fd, int memfd, enum dmk_backend backend,
 	buf->backend = backend;
 	buf->caps = caps;
 	buf->size = size;
-	buf->dev = st.st_dev;
-	buf->ino = st.st_ino;
 	buf->writable = true;
 	atomic_init(&buf->map, NULL);
 	dmk__strscpy(buf->name, name ? name : "", sizeof(buf->name));
@@ -141,10 +134,26 @@ DMK_API unsigned int dmk_buf_caps(const struct dmk_buf *buf)
 DMK_API void dmk_buf_identity(const struct dmk_buf *buf, dev_t *dev,
 			      ino_t *ino)
 {
+	struct dmk_buf *b = (struct dmk_buf *)buf;
+	struct stat st;
+
+	/*
+	 * Taken on first use, not at allocation: the fstat() was the one
+	 * syscall dmakit added over the bare allocation sequence.  Racing
+	 * callers store the same values; the fd cannot fail fstat().
+	 */
+	if (!atomic_load_explicit(&b->have_identity, memory_order_acquire)) {
+		if (fstat(b->fd, &st) == 0) {
+			b->dev = st.st_dev;
+			b->ino = st.st_ino;
+		}
+		atomic_store_explicit(&b->have_identity, true,
+				      memory_order_release);
+	}
 	if (dev)
-		*dev = buf->dev;
+		*dev = b->dev;
 	if (ino)
-		*ino = buf->ino;
+		*ino = b->ino;
 }
 
 DMK_API const char *dmk_buf_name(const struct dmk_buf *buf)

@@ -29,6 +29,9 @@
  */
 #define DMK_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
+static bool have_cma_area(void);
+static int new_pin_ring(void);
+
 struct dmk_candidate {
 	char name[NAME_MAX + 1];
 	int verdict;
@@ -39,6 +42,7 @@ struct dmk_heap {
 	enum dmk_backend backend;
 	unsigned int caps;
 	int dev_fd;		/* dma-heap or udmabuf node; -1 for memfd */
+	int pin_ring;		/* udmabuf: io_uring for CMA migration, or -1 */
 	char name[NAME_MAX + 1];
 	unsigned int ncand;
 	struct dmk_candidate cand[MAX_CANDIDATES];
@@ -124,13 +128,20 @@ DMK_API int dmk_probe_udmabuf(void)
 
 static int memfd_new(const char *name, uint64_t size, bool populate)
 {
+	/* MFD_NOEXEC_SEAL (6.3+) keeps vm.memfd_noexec=2 systems happy;
+	 * older kernels reject the unknown flag with EINVAL: learn it once. */
+	static _Atomic int noexec = 1;
 	int fd, ret;
 
-	/* MFD_NOEXEC_SEAL (6.3+) keeps vm.memfd_noexec=2 systems happy;
-	 * older kernels reject the unknown flag with EINVAL. */
-	fd = dmk__memfd_create(name, MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
-	if (fd == -EINVAL)
-		fd = dmk__memfd_create(name, MFD_ALLOW_SEALING);
+	if (atomic_load_explicit(&noexec, memory_order_relaxed)) {
+		fd = dmk__memfd_create(name, MFD_ALLOW_SEALING |
+					     MFD_NOEXEC_SEAL);
+		if (fd != -EINVAL)
+			goto created;
+		atomic_store_explicit(&noexec, 0, memory_order_relaxed);
+	}
+	fd = dmk__memfd_create(name, MFD_ALLOW_SEALING);
+created:
 	if (fd < 0)
 		return fd;
 	ret = dmk__ftruncate(fd, (off_t)size);
@@ -297,6 +308,10 @@ static int heap_open_one(struct dmk_heap *h, const char *name)
 		}
 		h->backend = DMK_BACKEND_UDMABUF;
 		h->caps = DMK_CAP_DMABUF | DMK_CAP_PINNABLE;
+		/* One io_uring per heap serves every CMA migration pin
+		 * (-1 if it cannot be had: each pin then tries its own). */
+		if (have_cma_area())
+			h->pin_ring = new_pin_ring();
 	} else {
 		ret = dma_heap_open_node(name, &fd);
 		if (ret <= 0) {
@@ -320,7 +335,9 @@ static int heap_open_one(struct dmk_heap *h, const char *name)
 static void heap_reset(struct dmk_heap *h)
 {
 	dmk__close(h->dev_fd);
+	dmk__close(h->pin_ring);
 	h->dev_fd = -1;
+	h->pin_ring = -1;
 	h->backend = DMK_BACKEND_NONE;
 	h->caps = 0;
 }
@@ -372,24 +389,33 @@ static int heap_open_auto(struct dmk_heap *h, unsigned int needs,
 
 	for (i = 0; i < nr; i++) {
 		const char *name = rungs[i];
+		int avail;
 
 		if (!strcmp(name, DMK_HEAP_MEMFD)) {
 			be = DMK_BACKEND_MEMFD;
 			caps = DMK_CAP_PINNABLE;
+			avail = dmk_probe_memfd();
 		} else if (!strcmp(name, DMK_HEAP_UDMABUF)) {
 			be = DMK_BACKEND_UDMABUF;
 			caps = DMK_CAP_DMABUF | DMK_CAP_PINNABLE;
+			avail = dmk_probe_udmabuf();
 		} else {
 			be = DMK_BACKEND_DMA_HEAP;
 			caps = dma_heap_caps(name);
+			avail = dmk_probe_dma_heap(name);
+		}
+		if (avoid & (1u << be)) {
+			add_candidate(h, name, 0, "avoided by the caller");
+			continue;
+		}
+		/* What is missing is said first, whatever was needed. */
+		if (avail <= 0) {
+			heap_open_one(h, name);	/* records why */
+			continue;
 		}
 		if (chosen) {
 			add_candidate(h, name, 0, "not needed: %s served",
 				      h->name);
-			continue;
-		}
-		if (avoid & (1u << be)) {
-			add_candidate(h, name, 0, "avoided by the caller");
 			continue;
 		}
 		if (needs & ~caps) {
@@ -416,6 +442,16 @@ static int heap_open_auto(struct dmk_heap *h, unsigned int needs,
 	return chosen ? 0 : -ENOTSUP;
 }
 
+static void heap_report(const struct dmk_heap *h,
+			const struct dmk_heap_opts *opts)
+{
+	unsigned int i;
+
+	for (i = 0; opts->report && i < h->ncand; i++)
+		opts->report(h->cand[i].name, h->cand[i].verdict,
+			     h->cand[i].reason, opts->report_user);
+}
+
 DMK_API int dmk_heap_open(const char *name, const struct dmk_heap_opts *uopts,
 			  struct dmk_heap **out)
 {
@@ -433,6 +469,7 @@ DMK_API int dmk_heap_open(const char *name, const struct dmk_heap_opts *uopts,
 	if (!h)
 		return -ENOMEM;
 	h->dev_fd = -1;
+	h->pin_ring = -1;
 	if (!strcmp(name, DMK_HEAP_AUTO)) {
 		ret = heap_open_auto(h, opts.needs, opts.avoid);
 		if (ret)
@@ -451,10 +488,12 @@ DMK_API int dmk_heap_open(const char *name, const struct dmk_heap_opts *uopts,
 		}
 		add_candidate(h, name, 1, "named by the caller");
 	}
+	heap_report(h, &opts);
 	*out = h;
 	return 0;
 
 err_free:
+	heap_report(h, &opts);
 	pr_debug("heap %s: %s\n", name, h->ncand ?
 		 h->cand[h->ncand - 1].reason : strerror(-ret));
 	heap_reset(h);
@@ -557,23 +596,34 @@ static bool have_cma_area(void)
  * Return: 0, or -errno when the pages could not be pinned (io_uring
  * disabled or absent): the buffer is then not offered as pinnable.
  */
-static int migrate_out_of_cma(int memfd, uint64_t offset, uint64_t size)
+static int new_pin_ring(void)
 {
 	struct io_uring_params params;
+
+	memset(&params, 0, sizeof(params));
+	return dmk__io_uring_setup(1, &params);
+}
+
+/* @ring: an io_uring to pin with (a heap keeps one), or -1 for a new one. */
+static int migrate_out_of_cma(int ring, int memfd, uint64_t offset,
+			      uint64_t size)
+{
 	struct iovec iov;
 	uint64_t done, chunk;
+	bool own_ring = ring < 0;
 	void *map;
-	int ring, ret;
+	int ret;
 
 	ret = dmk__mmap(memfd, (size_t)size, PROT_READ | PROT_WRITE,
 			(off_t)offset, &map);
 	if (ret)
 		return ret;
-	memset(&params, 0, sizeof(params));
-	ring = dmk__io_uring_setup(1, &params);
-	if (ring < 0) {
-		ret = ring;
-		goto out_unmap;
+	if (own_ring) {
+		ring = new_pin_ring();
+		if (ring < 0) {
+			ret = ring;
+			goto out_unmap;
+		}
 	}
 	/* The kernel takes at most 1 GiB per registered buffer. */
 	for (done = 0; done < size && !ret; done += chunk) {
@@ -586,7 +636,8 @@ static int migrate_out_of_cma(int memfd, uint64_t offset, uint64_t size)
 			ret = dmk__io_uring_register(
 				ring, IORING_UNREGISTER_BUFFERS, NULL, 0);
 	}
-	dmk__close(ring);
+	if (own_ring)
+		dmk__close(ring);
 out_unmap:
 	munmap(map, (size_t)size);
 	return ret;
@@ -596,8 +647,8 @@ out_unmap:
  * Make a udmabuf of [@offset, @offset + @size) of @memfd and wrap both.
  * Takes ownership of @memfd (closed on failure too); @name may be NULL.
  */
-static int udmabuf_wrap(int dev_fd, int memfd, uint64_t offset, uint64_t size,
-			const char *name, struct dmk_buf **out)
+static int udmabuf_wrap(int dev_fd, int pin_ring, int memfd, uint64_t offset,
+			uint64_t size, const char *name, struct dmk_buf **out)
 {
 	unsigned int caps = DMK_CAP_DMABUF | DMK_CAP_PINNABLE;
 	struct udmabuf_create create;
@@ -605,7 +656,7 @@ static int udmabuf_wrap(int dev_fd, int memfd, uint64_t offset, uint64_t size,
 	int fd, ret;
 
 	if (have_cma_area()) {
-		ret = migrate_out_of_cma(memfd, offset, size);
+		ret = migrate_out_of_cma(pin_ring, memfd, offset, size);
 		if (ret) {
 			pr_info("udmabuf: cannot move pages out of CMA (%s): "
 				"not offered as pinnable\n", strerror(-ret));
@@ -654,7 +705,7 @@ static int alloc_udmabuf(struct dmk_heap *h, uint64_t size, const char *name,
 
 	if (memfd < 0)
 		return memfd;
-	return udmabuf_wrap(h->dev_fd, memfd, 0, size, name, out);
+	return udmabuf_wrap(h->dev_fd, h->pin_ring, memfd, 0, size, name, out);
 }
 
 DMK_API int dmk_udmabuf_create(int memfd, uint64_t offset, uint64_t size,
@@ -676,7 +727,7 @@ DMK_API int dmk_udmabuf_create(int memfd, uint64_t offset, uint64_t size,
 		goto out;
 	}
 	dmk__memfd_name(nfd, name, sizeof(name));
-	ret = udmabuf_wrap(dev_fd, nfd, offset, size, NULL, out);
+	ret = udmabuf_wrap(dev_fd, -1, nfd, offset, size, NULL, out);
 	if (!ret)
 		dmk__strscpy((*out)->name, name, sizeof((*out)->name));
 out:

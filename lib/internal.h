@@ -51,6 +51,7 @@ struct dmk_buf {
 	unsigned int caps;
 	bool writable;
 	uint64_t size;
+	_Atomic bool have_identity;	/* dev and ino are set */
 	dev_t dev;
 	ino_t ino;
 	_Atomic(void *) map;	/* set once by dmk_buf_map() */

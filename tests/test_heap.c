@@ -331,7 +331,9 @@ DMK_TEST(heap, auto_no_needs_is_memfd)
 	cr_assert_eq(dmk_heap_backend(h), DMK_BACKEND_MEMFD);
 	cr_assert_str_eq(dmk_heap_name(h), "memfd");
 	cr_assert_eq(verdict_of(h, "memfd"), 1);
-	cr_assert_eq(verdict_of(h, "udmabuf"), 0);
+	/* Present but not needed: 0; absent: said so, whatever the needs. */
+	cr_assert_eq(verdict_of(h, "udmabuf"),
+		     dmk_probe_udmabuf() == 1 ? 0 : -ENOENT);
 	dmk_heap_close(h);
 }
 
@@ -342,8 +344,9 @@ DMK_TEST(heap, auto_pinnable_is_memfd)
 
 	cr_assert_eq(dmk_heap_open("auto", &o, &h), 0);
 	cr_assert_eq(dmk_heap_backend(h), DMK_BACKEND_MEMFD);
-	/* The system heap is passed over for pinning, present or not. */
-	cr_assert_eq(verdict_of(h, "system"), 0);
+	/* The system heap is passed over for pinning, or reported absent. */
+	cr_assert_eq(verdict_of(h, "system"),
+		     dmk_probe_dma_heap("system") == 1 ? 0 : -ENOENT);
 	dmk_heap_close(h);
 }
 
@@ -637,4 +640,43 @@ DMK_TEST(heap, udmabuf_create_without_device)
 		cr_assert_null(b);
 	}
 	close(fd);
+}
+
+struct seen {
+	int n;
+	int chosen;
+	char names[16][64];
+};
+
+static void record(const char *name, int verdict, const char *reason,
+		   void *user)
+{
+	struct seen *s = user;
+
+	cr_assert_not_null(reason);
+	if (verdict == 1)
+		s->chosen++;
+	if (s->n < 16)
+		snprintf(s->names[s->n++], 64, "%s", name);
+}
+
+DMK_TEST(heap, report_callback_on_success_and_failure)
+{
+	struct seen ok = { 0 }, bad = { 0 };
+	DMK_OPTS(dmk_heap_opts, o, .report = record, .report_user = &ok);
+	DMK_OPTS(dmk_heap_opts, f, .needs = DMK_CAP_CONTIG | DMK_CAP_PINNABLE,
+		 .report = record, .report_user = &bad);
+	struct dmk_heap *h = NULL;
+
+	cr_assert_eq(dmk_heap_open("auto", &o, &h), 0);
+	cr_assert_eq(ok.n, dmk_heap_candidate(h, UINT_MAX, NULL, NULL, NULL));
+	cr_assert_eq(ok.chosen, 1);
+	cr_assert_str_eq(ok.names[0], "memfd");
+	dmk_heap_close(h);
+	h = NULL;
+	/* Nothing can serve: no heap comes back, the report still does. */
+	cr_assert_eq(dmk_heap_open("auto", &f, &h), -ENOTSUP);
+	cr_assert_null(h);
+	cr_assert_geq(bad.n, 3);
+	cr_assert_eq(bad.chosen, 0);
 }

@@ -35,8 +35,17 @@ struct dmk_heap_opts {
 	 * force a fallback path (tests, benchmarks, policy).
 	 */
 	unsigned int avoid;
+	/*
+	 * Called once per candidate considered, in ladder order, before
+	 * dmk_heap_open() returns, on failure too (when there is no heap to
+	 * ask dmk_heap_candidate()).  @verdict and @reason as there; the
+	 * strings live only during the call.
+	 */
+	void (*report)(const char *name, int verdict, const char *reason,
+		       void *user);
+	void *report_user;
 };
-#define dmk_heap_opts__last_field avoid
+#define dmk_heap_opts__last_field report_user
 
 /**
  * dmk_heap_open() - open an allocator.
@@ -53,8 +62,7 @@ struct dmk_heap_opts {
  *
  * Return: 0, -EINVAL (bad name or opts), -ENOENT (no such heap, or no
  * udmabuf device), -ENOTSUP (the named backend cannot offer opts->needs, or
- * no backend can for "auto": dmk_heap_candidate() tells why), -EACCES,
- * -ENOMEM.
+ * no backend can for "auto": opts->report tells why), -EACCES, -ENOMEM.
  */
 DMK_API int dmk_heap_open(const char *name, const struct dmk_heap_opts *opts,
 			  struct dmk_heap **out);
@@ -115,9 +123,9 @@ struct dmk_alloc_opts {
  * @opts: may be NULL.
  * @out:  the new buffer, one reference.
  *
- * Return: 0, -EINVAL (size 0, bad flags or opts), -EOVERFLOW (size does not
- * fit once rounded up), -ENAMETOOLONG, -ENOMEM, or -errno from the kernel
- * (udmabuf: -E2BIG past its size_limit_mb).
+ * Return: 0, -EINVAL (size 0, bad flags or opts; udmabuf on 6.1 also past
+ * its size_limit_mb), -EOVERFLOW (size does not fit once rounded up),
+ * -ENAMETOOLONG, -ENOMEM, or -errno from the kernel.
  */
 DMK_API int dmk_heap_alloc(struct dmk_heap *heap, uint64_t size,
 			   const struct dmk_alloc_opts *opts,
@@ -165,6 +173,7 @@ DMK_API int dmk_heap_is_contig_name(const char *name);
  * the probe itself failed (for example -EACCES on the device node).
  * They look, they never pin memory or allocate more than one page.
  */
+/* dmk_probe_dma_heap(NULL): whether /dev/dma_heap exists at all. */
 DMK_API int dmk_probe_dma_heap(const char *name);
 DMK_API int dmk_probe_udmabuf(void);
 DMK_API int dmk_probe_memfd(void);
