@@ -28,98 +28,13 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "chan_wire.h"
 #include "internal.h"
 #include "sys.h"
 
-#define CHAN_MAGIC 0x434b4d44u		/* "DMKC" */
-#define RING_MAGIC 0x31474e49524b4d44ull	/* "DMKRING1" */
-#define MAX_FDS 253			/* SCM_MAX_FD */
-#define MSG_MAX 1024
 #define DEFAULT_SLOTS 8
 #define DEFAULT_CONSUMERS 16
-#define SLOT_SIZE 128
 #define LIVENESS_SPINS 4096		/* busy polls between socket checks */
-
-enum msg_type {
-	MSG_HELLO = 1,
-	MSG_WELCOME = 2,
-	MSG_BUFFERS = 3,
-	MSG_READY = 4,
-	MSG_GOODBYE = 5,
-};
-
-struct msg_hdr {
-	uint32_t magic;
-	uint16_t type;
-	uint16_t version;
-	uint32_t len;		/* whole message */
-	uint32_t nfds;		/* fds that travel with it */
-};
-
-struct msg_hello {
-	struct msg_hdr h;
-	uint32_t features;
-	uint32_t pad;
-	char name[32];
-};
-
-struct msg_welcome {
-	struct msg_hdr h;
-	uint32_t consumer_id;
-	uint32_t nslots;
-	uint32_t nrel;
-	uint32_t nbufs;
-	uint64_t ring_size;
-	uint64_t buf_size;
-	uint32_t has_layout;
-	uint32_t pad;
-	struct dmk_frame_layout layout;
-};	/* fds: ring memfd, frame eventfd, release eventfd */
-
-struct msg_buffers {
-	struct msg_hdr h;
-	uint32_t first_id;
-	uint32_t count;		/* ids first_id .. first_id + count - 1 */
-};	/* fds: one per buffer */
-
-struct msg_goodbye {
-	struct msg_hdr h;
-	int32_t reason;		/* 0, or a positive errno */
-	uint32_t pad;
-};
-
-struct ring_hdr {
-	uint64_t magic;
-	uint32_t version;
-	uint32_t nslots;
-	uint32_t nrel;
-	uint32_t nbufs;
-	uint64_t size;
-	/* producer-written */
-	_Alignas(64) _Atomic uint64_t head;
-	_Atomic uint64_t dropped;
-	_Atomic uint32_t closed;
-	_Atomic uint32_t prod_waiting;
-	_Atomic uint64_t rel_tail;
-	/* written by both: the claim point */
-	_Alignas(64) _Atomic uint64_t tail;
-	/* consumer-written */
-	_Alignas(64) _Atomic uint64_t rel_head;
-	_Atomic uint32_t cons_waiting;
-};
-
-struct ring_slot {
-	_Atomic uint64_t seq;	/* frame number + 1 once written */
-	uint32_t buf_id;
-	uint32_t flags;
-	uint64_t frame_id;
-	uint64_t ts_ns;
-	uint32_t meta_len;
-	uint32_t pad;
-	uint8_t meta[DMK_META_MAX];
-	uint8_t pad2[SLOT_SIZE - 104];
-};
-_Static_assert(sizeof(struct ring_slot) == SLOT_SIZE, "slot size");
 
 struct ring_map {
 	struct ring_hdr *hdr;
@@ -203,15 +118,6 @@ static int64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static size_t ring_bytes(uint32_t nslots, uint32_t nrel)
-{
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t sz = sizeof(struct ring_hdr) + (size_t)nslots * SLOT_SIZE +
-		    (size_t)nrel * sizeof(uint32_t);
-
-	return (sz + page - 1) & ~(page - 1);
 }
 
 static void ring_layout(struct ring_map *r, void *base, size_t size,
@@ -401,6 +307,16 @@ static void consumer_drop(struct dmk_chan *ch, struct consumer *c, int why)
 	if (c->ready && ch->st.consumers)
 		ch->st.consumers--;
 	ch->st.disconnects++;
+	/*
+	 * Take both out of the epoll set before closing them: a registration
+	 * lives as long as the open file (epoll(7)), and the consumer holds
+	 * rel_efd's file (a fork of ours may hold the socket's too).  Left
+	 * there, a dropped consumer that keeps its eventfd readable would
+	 * wake every dispatch under a stale tag that nothing can remove.
+	 */
+	epoll_ctl(ch->epfd, EPOLL_CTL_DEL, c->sock, NULL);
+	if (c->rel_efd >= 0)
+		epoll_ctl(ch->epfd, EPOLL_CTL_DEL, c->rel_efd, NULL);
 	dmk__close(c->sock);
 	dmk__close(c->frame_efd);
 	dmk__close(c->rel_efd);
@@ -599,6 +515,11 @@ static void producer_sock_event(struct dmk_chan *ch, struct consumer *c)
 	if (n == -EAGAIN)
 		return;
 	if (n <= 0) {
+		/* Say why to a peer that sent a malformed message or one of
+		 * another version (EPROTONOSUPPORT tells it apart), as for
+		 * any other protocol error; EOF and errors need no answer. */
+		if (n == -EPROTO || n == -EPROTONOSUPPORT)
+			send_goodbye(c->sock, n);
 		consumer_drop(ch, c, n == 0 ? -EPIPE : n);
 		return;
 	}
@@ -897,7 +818,14 @@ static int consumer_recv_msg(struct dmk_chan *ch, void *buf, int *fds,
 	if (ret)
 		return ret;
 	ret = msg_recv(ch->sock, buf, fds, nfds, MSG_DONTWAIT);
-	if (ret == 0)
+	/*
+	 * A producer that refuses us answers GOODBYE and hangs up, maybe
+	 * with our HELLO unread: the kernel then reports ECONNRESET once,
+	 * ahead of the GOODBYE still queued for us.  Read on for the why.
+	 */
+	if (ret == -ECONNRESET)
+		ret = msg_recv(ch->sock, buf, fds, nfds, MSG_DONTWAIT);
+	if (ret == 0 || ret == -EAGAIN)
 		return -ECONNRESET;
 	if (ret < 0)
 		return ret;
@@ -913,6 +841,30 @@ static int consumer_recv_msg(struct dmk_chan *ch, void *buf, int *fds,
 	return ret;
 }
 
+/*
+ * A peer's frame layout: applications index pixels with these numbers, so
+ * every plane must lie inside the frame and the frame inside a buffer.
+ */
+static bool layout_ok(const struct dmk_frame_layout *l, uint64_t buf_size)
+{
+	uint64_t rows, end;
+	unsigned int i;
+
+	if (l->size > buf_size || l->nplanes == 0 ||
+	    l->nplanes > DMK_MAX_PLANES)
+		return false;
+	for (i = 0; i < l->nplanes; i++)
+		if (__builtin_mul_overflow((uint64_t)l->pitch[i],
+					   (uint64_t)l->plane_height[i],
+					   &rows) ||
+		    rows > l->plane_size[i] ||
+		    __builtin_add_overflow(l->offset[i], l->plane_size[i],
+					   &end) ||
+		    end > l->size)
+			return false;
+	return true;
+}
+
 static int consumer_take_ring(struct dmk_chan *ch, const struct msg_welcome *w,
 			      int *fds)
 {
@@ -926,7 +878,7 @@ static int consumer_take_ring(struct dmk_chan *ch, const struct msg_welcome *w,
 	    w->nrel < w->nbufs || w->nrel > 2 * DMK_POOL_MAX ||
 	    w->ring_size != ring_bytes(w->nslots, w->nrel) ||
 	    w->buf_size == 0 || w->has_layout > 1 ||
-	    (w->has_layout && w->layout.size > w->buf_size) ||
+	    (w->has_layout && !layout_ok(&w->layout, w->buf_size)) ||
 	    !is_eventfd(fds[1]) || !is_eventfd(fds[2]))
 		return -EPROTO;
 	/* The ring must be a memfd sealed against shrinking, of full size. */
@@ -1033,15 +985,32 @@ DMK_API int dmk_chan_connect(const char *path,
 		goto err;
 	}
 	strcpy(sa.sun_path, path);
+	/*
+	 * connect() on a unix socket waits while the producer's listen
+	 * backlog is full (a producer that stalls or never accepts), and
+	 * only SO_SNDTIMEO bounds that wait: give it the handshake's
+	 * timeout (a zero timeval would mean forever: at least 1 ms).
+	 */
+	if (timeout_ms >= 0) {
+		int ms = timeout_ms ? timeout_ms : 1;
+		struct timeval tv = {
+			.tv_sec = ms / 1000,
+			.tv_usec = ms % 1000 * 1000,
+		};
+
+		setsockopt(ch->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	if (connect(ch->sock, (struct sockaddr *)&sa, sizeof(sa))) {
-		ret = dmk__neg_errno();
+		ret = errno == EAGAIN ? -ETIMEDOUT : dmk__neg_errno();
 		goto err;
 	}
 	msg_init(&hello.h, MSG_HELLO, sizeof(hello), 0);
 	dmk__strscpy(hello.name, opts.name ? opts.name : "consumer",
 		     sizeof(hello.name));
 	ret = msg_send(ch->sock, &hello, sizeof(hello), NULL, 0);
-	if (ret)
+	/* A refusing producer may have sent its GOODBYE and hung up before
+	 * our HELLO went out: the GOODBYE, still queued, says why. */
+	if (ret && ret != -EPIPE && ret != -ECONNRESET)
 		goto err;
 
 	ret = consumer_recv_msg(ch, buf, fds, &nfds, deadline);
@@ -1111,9 +1080,14 @@ static bool consumer_peer_alive(struct dmk_chan *ch)
 		return true;
 	if (n > 0)
 		close_fds(fds, nfds);
-	/* EOF, GOODBYE, or anything else after READY: the stream is over. */
+	/*
+	 * EOF, GOODBYE, or anything else after READY: the stream is over.
+	 * A hang-up or a GOODBYE is the end (-EPIPE); any other message,
+	 * well-formed or not (msg_recv() said -EPROTO), broke the protocol.
+	 */
 	ch->peer_gone = true;
-	if (n > 0 && ((struct msg_hdr *)buf)->type != MSG_GOODBYE)
+	if (n > 0 ? ((struct msg_hdr *)buf)->type != MSG_GOODBYE :
+		    n == -EPROTO || n == -EPROTONOSUPPORT)
 		ch->err = -EPROTO;
 	return false;
 }
@@ -1179,7 +1153,11 @@ static int consumer_recv(struct dmk_chan *ch, struct dmk_frame_info *info,
 		if (ret != -EAGAIN)
 			break;
 		if (ch->busy) {
-			if (++ch->spins % LIVENESS_SPINS == 0 &&
+			/* Once the producer is known gone, say so every time
+			 * (a failed channel stays failed), not every
+			 * LIVENESS_SPINS-th poll. */
+			if ((ch->peer_gone ||
+			     ++ch->spins % LIVENESS_SPINS == 0) &&
 			    !consumer_peer_alive(ch))
 				return ch->err ? ch->err : -EPIPE;
 			if (timeout_ns == 0)

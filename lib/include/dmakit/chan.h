@@ -98,9 +98,11 @@ DMK_API int dmk_chan_serve(const char *path, struct dmk_pool *pool,
  * @timeout_ms: for the whole handshake; < 0 waits forever.
  *
  * Return: 0, -ENOENT / -ECONNREFUSED (no producer), -EACCES (refused by
- * the producer's policy), -EPROTO (a malformed or hostile handshake:
- * wrong version, bad fds, a buffer shorter than announced...), -ETIMEDOUT,
- * -errno.
+ * the producer's policy), -EPROTONOSUPPORT (the producer speaks another
+ * protocol version), -EPROTO (a malformed or hostile handshake: bad fds, a
+ * buffer shorter than announced, a layout outside its buffer...),
+ * -ETIMEDOUT (no complete handshake in @timeout_ms, a full listen backlog
+ * included), -ECONNRESET (the producer hung up), -errno.
  */
 DMK_API int dmk_chan_connect(const char *path,
 			     const struct dmk_chan_opts *opts, int timeout_ms,
