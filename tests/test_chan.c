@@ -585,7 +585,10 @@ static int hostile_consumer(const char *path, enum hostile_cons what)
 	case HC_TAIL_AHEAD:
 		if (wait_head(&rc, 1))
 			return 54;
-		atomic_store(&rc.hdr->tail, atomic_load(&rc.hdr->head) + 5);
+		/* Far enough ahead that the producer cannot publish its way
+		 * past it between our load and store (a slow VM can do 5). */
+		atomic_store(&rc.hdr->tail,
+			     atomic_load(&rc.hdr->head) + (1ull << 20));
 		break;
 	case HC_TAIL_BEHIND:
 		if (wait_head(&rc, 1))
