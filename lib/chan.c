@@ -112,6 +112,15 @@ static uint32_t round_pow2(uint32_t v)
 	return p;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
 static int64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -557,6 +566,7 @@ DMK_API int dmk_chan_serve(const char *path, struct dmk_pool *pool,
 	struct dmk_chan_opts opts;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct dmk_chan *ch;
+	struct stat lst;
 	int ret, probe;
 
 	ret = DMK_OPTS_LOAD(dmk_chan_opts, &opts, uopts);
@@ -576,7 +586,17 @@ DMK_API int dmk_chan_serve(const char *path, struct dmk_pool *pool,
 	ch->producer = true;
 	ch->pool = pool;
 	ch->lsock = -1;
-	ch->nslots = opts.nslots ? opts.nslots : DEFAULT_SLOTS;
+	/*
+	 * Default ring: at most half the pool, so a consumer that stops
+	 * reading cannot hold the whole pool through unread frames; drop-
+	 * oldest then keeps everyone else going.
+	 */
+	ch->nslots = opts.nslots;
+	if (!ch->nslots) {
+		ch->nslots = DEFAULT_SLOTS;
+		while (ch->nslots > 1 && ch->nslots > dmk_pool_count(pool) / 2)
+			ch->nslots /= 2;
+	}
 	ch->max_cons = opts.max_consumers ? opts.max_consumers :
 					    DEFAULT_CONSUMERS;
 	ch->nallow = opts.n_allow_uids;
@@ -606,14 +626,25 @@ DMK_API int dmk_chan_serve(const char *path, struct dmk_pool *pool,
 		}
 		dmk__close(probe);
 	}
-	unlink(path);
+	/* Replace only a socket: never delete a file that is not ours. */
+	if (!lstat(path, &lst)) {
+		if (!S_ISSOCK(lst.st_mode)) {
+			ret = -EEXIST;
+			goto err;
+		}
+		unlink(path);
+	}
 	if (bind(ch->lsock, (struct sockaddr *)&sa, sizeof(sa))) {
 		ret = dmk__neg_errno();
 		goto err;
 	}
 	strcpy(ch->path, path);
-	/* Nobody can connect before listen(): no window at 0600. */
-	if (chmod(path, 0600) || listen(ch->lsock, 16)) {
+	/*
+	 * Nobody can connect before listen(): no window.  0600 keeps other
+	 * users out at the filesystem already; with an allow-list they must
+	 * reach the socket, and SO_PEERCRED is what keeps the rest out.
+	 */
+	if (chmod(path, ch->nallow ? 0666 : 0600) || listen(ch->lsock, 16)) {
 		ret = dmk__neg_errno();
 		goto err;
 	}
@@ -731,8 +762,10 @@ static int producer_publish(struct dmk_chan *ch, unsigned int id,
 			return -EINVAL;	/* published and not released */
 		n++;
 	}
-	if (n == 0)
+	if (n == 0) {
+		ch->st.frames++;	/* published, to nobody */
 		return 0;
+	}
 	/* One hold per consumer; fails if the caller holds none itself. */
 	ret = dmk_pool_ref(ch->pool, id, n);
 	if (ret)
@@ -1164,6 +1197,11 @@ static int consumer_recv(struct dmk_chan *ch, struct dmk_frame_info *info,
 				return -EAGAIN;
 			if (deadline && mono_ns() > deadline)
 				return -ETIMEDOUT;
+			/* Be polite to a sibling hyperthread, and to a
+			 * producer that shares our CPU. */
+			cpu_relax();
+			if (ch->spins % 256 == 0)
+				sched_yield();
 			continue;
 		}
 		/* Arm the wakeup, then look once more: a frame published in
@@ -1172,13 +1210,22 @@ static int consumer_recv(struct dmk_chan *ch, struct dmk_frame_info *info,
 		ret = consumer_claim(ch, info);
 		if (ret != -EAGAIN)
 			break;
-		if (!consumer_peer_alive(ch))
+		/*
+		 * The goodbye flag costs nothing to read.  The socket is
+		 * looked at when epoll says it is readable, and, for callers
+		 * that never wait, every LIVENESS_SPINS-th empty poll.
+		 */
+		if ((ch->peer_gone ||
+		     atomic_load_explicit(&ch->r.hdr->closed,
+					  memory_order_acquire) ||
+		     (timeout_ns == 0 && ++ch->spins % LIVENESS_SPINS == 0)) &&
+		    !consumer_peer_alive(ch))
 			return ch->err ? ch->err : -EPIPE;
 		if (timeout_ns == 0)
 			return -EAGAIN;
 		{
 			struct epoll_event ev[2];
-			int ms = -1, n;
+			int ms = -1, n, k;
 
 			if (deadline) {
 				int64_t left = deadline - mono_ns();
@@ -1190,7 +1237,14 @@ static int consumer_recv(struct dmk_chan *ch, struct dmk_frame_info *info,
 			n = epoll_wait(ch->epfd, ev, 2, ms);
 			if (n < 0)
 				return dmk__neg_errno();
-			efd_drain(ch->frame_efd);
+			for (k = 0; k < n; k++) {
+				if (ev[k].data.u64 == 0)
+					efd_drain(ch->frame_efd);
+				else if (!consumer_peer_alive(ch))
+					ch->peer_gone = true;
+			}
+			/* Loop: drain what is left in the ring, then say the
+			 * producer is gone. */
 		}
 	}
 	if (ret == -EPROTO)

@@ -56,6 +56,21 @@ static inline struct dmk_pool *chan_pool(unsigned int n, uint64_t size)
 	return p;
 }
 
+/*
+ * Serve with a ring as deep as the pool: the pool runs dry before a ring
+ * can fill, so nothing is ever reclaimed and every consumer sees every
+ * frame (the default ring is half the pool, which drops instead).
+ */
+static inline int chan_serve_lossless(const char *path, struct dmk_pool *p,
+				      struct dmk_chan **ch)
+{
+	DMK_OPTS(dmk_chan_opts, o, .nslots = 8);
+
+	while (o.nslots < dmk_pool_count(p))
+		o.nslots *= 2;
+	return dmk_chan_serve(path, p, &o, ch);
+}
+
 /* Run the producer side until @n consumers are ready (or 5 s pass). */
 static inline void chan_wait_consumers(struct dmk_chan *ch, unsigned int n)
 {

@@ -6,11 +6,20 @@
 #include <criterion/criterion.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include <dmakit/dmakit.h>
 
 /* Number of open fds in this process (from /proc/self/fd). */
 int dmk_test_fd_count(void);
+
+/*
+ * Every test is killed by SIGALRM (a crash, so a failure) past this: a hang
+ * must fail, not stall the run.  Generous, since the VM tier emulates the
+ * CPU.  Criterion's own .timeout leaks in its runner under LeakSanitizer,
+ * so it is not used.  A test may set its own alarm().
+ */
+#define DMK_TEST_TIMEOUT_S 300
 
 /*
  * A test whose body must leave the fd count as it found it: a leak (or a
@@ -24,6 +33,7 @@ int dmk_test_fd_count(void);
 	{								\
 		int fds_before_ = dmk_test_fd_count();			\
 									\
+		alarm(DMK_TEST_TIMEOUT_S);				\
 		suite##_##name##_body();				\
 		dmk_test_assert_fds(fds_before_);			\
 	}								\

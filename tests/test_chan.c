@@ -88,7 +88,7 @@ static void handoff(unsigned int nconsumers, unsigned int flags, uint64_t n)
 	unsigned int i;
 
 	chan_path(path, sizeof(path), "handoff");
-	cr_assert_eq(dmk_chan_serve(path, p, NULL, &ch), 0);
+	cr_assert_eq(chan_serve_lossless(path, p, &ch), 0);
 	for (i = 0; i < nconsumers; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0)
@@ -131,7 +131,7 @@ DMK_TEST(chan, socket_is_private)
 	struct stat st;
 
 	chan_path(path, sizeof(path), "mode");
-	cr_assert_eq(dmk_chan_serve(path, p, NULL, &ch), 0);
+	cr_assert_eq(chan_serve_lossless(path, p, &ch), 0);
 	cr_assert_eq(stat(path, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
 	cr_assert(S_ISSOCK(st.st_mode));
@@ -139,7 +139,7 @@ DMK_TEST(chan, socket_is_private)
 	{
 		struct dmk_chan *ch2 = NULL;
 
-		cr_assert_eq(dmk_chan_serve(path, p, NULL, &ch2), -EADDRINUSE);
+		cr_assert_eq(chan_serve_lossless(path, p, &ch2), -EADDRINUSE);
 		cr_assert_null(ch2);
 	}
 	dmk_chan_close(ch);
@@ -206,7 +206,7 @@ DMK_TEST(chan, producer_death_is_epipe)
 		struct dmk_pool *p = chan_pool(4, BUF_SIZE);
 		struct dmk_chan *pc;
 
-		if (dmk_chan_serve(path, p, NULL, &pc))
+		if (chan_serve_lossless(path, p, &pc))
 			_exit(1);
 		chan_wait_consumers(pc, 1);
 		for (i = 0; i < 3; i++) {
@@ -250,7 +250,7 @@ DMK_TEST(chan, consumer_death_returns_buffers)
 	int i;
 
 	chan_path(path, sizeof(path), "cdeath");
-	cr_assert_eq(dmk_chan_serve(path, p, NULL, &ch), 0);
+	cr_assert_eq(chan_serve_lossless(path, p, &ch), 0);
 	victim = fork();
 	if (victim == 0) {
 		struct dmk_chan *c;
@@ -623,7 +623,7 @@ static void run_hostile_consumer(enum hostile_cons what)
 	int rep[2], status, i;
 
 	chan_path(path, sizeof(path), "hostc");
-	cr_assert_eq(dmk_chan_serve(path, p, NULL, &ch), 0);
+	cr_assert_eq(chan_serve_lossless(path, p, &ch), 0);
 	cr_assert_eq(pipe2(rep, O_CLOEXEC), 0);
 	honest = fork();
 	if (honest == 0) {
@@ -767,7 +767,7 @@ CHAN_TEST(chan_hostile_consumer, dropped_cannot_wake_producer, 30)
 	pid_t pid;
 
 	chan_path(path, sizeof(path), "stale");
-	cr_assert_eq(dmk_chan_serve(path, p, NULL, &ch), 0);
+	cr_assert_eq(chan_serve_lossless(path, p, &ch), 0);
 	cr_assert_eq(pipe2(sync, O_CLOEXEC), 0);
 	pid = fork();
 	if (pid == 0) {
@@ -1433,7 +1433,7 @@ CHAN_TEST(chan_policy, refuses_other_uid, 60)
 		cr_skip_test("needs root, to run a consumer as uid %d", NOBODY);
 	p = chan_pool(4, SMALL_BUF);
 	chan_path(path, sizeof(path), "uid");
-	cr_assert_eq(dmk_chan_serve(path, p, NULL, &ch), 0);
+	cr_assert_eq(chan_serve_lossless(path, p, &ch), 0);
 	/* At 0600 the filesystem already says no. */
 	pid = fork();
 	if (pid == 0)
@@ -1558,7 +1558,7 @@ CHAN_TEST(chan_death, consumers_die_at_random, 120)
 	int64_t t0 = chan_now_ns();
 
 	chan_path(path, sizeof(path), "cdie");
-	cr_assert_eq(dmk_chan_serve(path, p, NULL, &ch), 0);
+	cr_assert_eq(chan_serve_lossless(path, p, &ch), 0);
 	cr_assert_eq(pipe2(rep, O_CLOEXEC), 0);
 	survivor = fork();
 	if (survivor == 0) {
@@ -1643,7 +1643,7 @@ static void doomed_producer(const char *path, int syncw, uint64_t k)
 
 	alarm(20);
 	if (dmk_heap_open("memfd", NULL, &h) || dmk_pool_new(h, 8, &po, &p) ||
-	    dmk_chan_serve(path, p, NULL, &ch))
+	    chan_serve_lossless(path, p, &ch))
 		_exit(1);
 	(void)!write(syncw, "s", 1);
 	end = chan_now_ns() + 5000000000ll;
@@ -1869,7 +1869,7 @@ CHAN_TEST(chan_soak, million_frames_two_consumers, 600)
 	cr_assert_geq(n, 10);
 	memset(&me, 0, sizeof(me));
 	chan_path(path, sizeof(path), "soak");
-	cr_assert_eq(dmk_chan_serve(path, p, NULL, &ch), 0);
+	cr_assert_eq(chan_serve_lossless(path, p, &ch), 0);
 	cr_assert_eq(pipe2(rep, O_CLOEXEC), 0);
 	for (i = 0; i < 2; i++) {
 		pids[i] = fork();
@@ -1911,5 +1911,96 @@ CHAN_TEST(chan_soak, million_frames_two_consumers, 600)
 	soak_check("producer", &me);
 	soak_check("consumer 0", &them[0]);
 	soak_check("consumer 1", &them[1]);
+	dmk_pool_free(p);
+}
+
+DMK_TEST(chan, serve_never_deletes_other_files)
+{
+	struct dmk_pool *p = chan_pool(2, 4096);
+	struct dmk_chan *ch = NULL;
+	char path[108];
+	struct stat st;
+	int fd;
+
+	chan_path(path, sizeof(path), "precious");
+	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "keep", 4), 4);
+	close(fd);
+	cr_assert_eq(dmk_chan_serve(path, p, NULL, &ch), -EEXIST);
+	cr_assert_null(ch);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert(S_ISREG(st.st_mode));
+	cr_assert_eq(st.st_size, 4);
+	unlink(path);
+	dmk_pool_free(p);
+}
+
+DMK_TEST(chan, allow_list_opens_the_socket_file)
+{
+	uid_t nobody = 65534;
+	DMK_OPTS(dmk_chan_opts, o, .allow_uids = &nobody, .n_allow_uids = 1);
+	struct dmk_pool *p = chan_pool(2, 4096);
+	struct dmk_chan *ch;
+	char path[108];
+	struct stat st;
+
+	chan_path(path, sizeof(path), "allowmode");
+	cr_assert_eq(dmk_chan_serve(path, p, &o, &ch), 0);
+	cr_assert_eq(stat(path, &st), 0);
+	/* Other users must reach the socket; SO_PEERCRED filters them. */
+	cr_assert_eq(st.st_mode & 0777, 0666, "mode %o", st.st_mode & 0777);
+	dmk_chan_close(ch);
+	dmk_pool_free(p);
+}
+
+/*
+ * With the default ring (half the pool), a consumer that stops reading
+ * loses frames to drop-oldest instead of holding the pool: the other
+ * consumer gets every frame.
+ */
+DMK_TEST(chan, stopped_consumer_does_not_stall_others)
+{
+	struct dmk_pool *p = chan_pool(8, BUF_SIZE);
+	struct dmk_chan_stats st = { .sz = sizeof(st) };
+	struct dmk_chan *ch;
+	char path[108];
+	pid_t stopped, reader;
+	int status;
+
+	chan_path(path, sizeof(path), "stall");
+	cr_assert_eq(dmk_chan_serve(path, p, NULL, &ch), 0);
+	stopped = fork();
+	if (stopped == 0) {
+		struct dmk_chan *c;
+
+		if (dmk_chan_connect(path, NULL, 5000, &c))
+			_exit(1);
+		alarm(60);	/* gone even if the test dies first */
+		pause();	/* never reads */
+		_exit(0);
+	}
+	chan_wait_consumers(ch, 1);
+	reader = fork();
+	if (reader == 0) {
+		/* Frames in order, content checked; it may lose some to
+		 * drop-oldest too when the producer outruns it, so the
+		 * stream ends with the producer's goodbye (-EPIPE). */
+		int r = consume(path, 0, 500, 0);
+
+		_exit(r == 11 ? 0 : r);
+	}
+	chan_wait_consumers(ch, 2);
+	alarm(30);	/* a stall would hang produce() */
+	produce(ch, p, 500);
+	alarm(0);
+	cr_assert_eq(dmk_chan_stats(ch, &st), 0);
+	dmk_chan_close(ch);
+	status = chan_reap(reader);
+	kill(stopped, SIGKILL);
+	cr_assert_eq(chan_reap(stopped), 128 + SIGKILL);
+	cr_assert_eq(status, 0, "the reading consumer failed: %d", status);
+	/* At least the stopped consumer's frames were reclaimed. */
+	cr_assert_geq(st.dropped, 500 - 4);
 	dmk_pool_free(p);
 }

@@ -368,10 +368,7 @@ static struct dmk_buf *pin_alloc(const char *heap, void **map)
 	return b;
 }
 
-/* Generous: the VM tier emulates the CPU; a hang is what this catches. */
-#define PIN_TIMEOUT .timeout = 120
-
-DMK_TEST(pin, memfd_mapping, PIN_TIMEOUT)
+DMK_TEST(pin, memfd_mapping)
 {
 	void *map;
 	struct dmk_buf *b = pin_alloc(dmk_test_require_backend("memfd"), &map);
@@ -382,7 +379,7 @@ DMK_TEST(pin, memfd_mapping, PIN_TIMEOUT)
 }
 
 /* dmk_buf_map() of a udmabuf maps its memfd: the pages the library pins. */
-DMK_TEST(pin, udmabuf_memfd_mapping, PIN_TIMEOUT)
+DMK_TEST(pin, udmabuf_memfd_mapping)
 {
 	void *map;
 	struct dmk_buf *b = pin_alloc(dmk_test_require_backend("udmabuf"),
@@ -402,7 +399,7 @@ DMK_TEST(pin, udmabuf_memfd_mapping, PIN_TIMEOUT)
  * result is only recorded; the test asserts that the calls return (the
  * timeout) and that nothing leaks.
  */
-DMK_TEST(pin, udmabuf_dmabuf_mapping, PIN_TIMEOUT)
+DMK_TEST(pin, udmabuf_dmabuf_mapping)
 {
 	struct dmk_buf *b;
 	void *map;
@@ -421,7 +418,7 @@ DMK_TEST(pin, udmabuf_dmabuf_mapping, PIN_TIMEOUT)
 }
 
 /* The system heap maps with remap_pfn_range: VM_PFNMAP, nothing to pin. */
-DMK_TEST(pin, system_heap_mapping, PIN_TIMEOUT)
+DMK_TEST(pin, system_heap_mapping)
 {
 	void *map;
 	struct dmk_buf *b = pin_alloc(dmk_test_require_backend("system"),
@@ -441,7 +438,7 @@ DMK_TEST(pin, system_heap_mapping, PIN_TIMEOUT)
  * test VM hung).  The library decides this from the backend (no
  * DMK_CAP_PINNABLE on CMA buffers) and so must its tests: never probe.
  */
-DMK_TEST(pin, cma_heap_mapping, PIN_TIMEOUT)
+DMK_TEST(pin, cma_heap_mapping)
 {
 	void *map;
 	struct dmk_buf *b = pin_alloc(dmk_test_require_backend("cma"), &map);
@@ -471,7 +468,7 @@ DMK_TEST(pin, cma_heap_mapping, PIN_TIMEOUT)
  * on the LRU; the same call on them is what stalled for minutes (likely
  * GUP retrying the migration), so pin::cma_heap_mapping never makes it.
  */
-DMK_TEST(pin, udmabuf_after_cma, PIN_TIMEOUT)
+DMK_TEST(pin, udmabuf_after_cma)
 {
 	const char *cma = dmk_test_require_backend("cma");
 	struct dmk_buf *c, *b;

@@ -63,7 +63,11 @@ enum dmk_chan_flags {
 struct dmk_chan_opts {
 	size_t sz;
 	unsigned int flags;	/* DMK_CHAN_* */
-	/* Producer: ring slots per consumer, a power of two; 0: 8. */
+	/*
+	 * Producer: ring slots per consumer, a power of two.  0: 8, halved
+	 * until at most half the pool, so a consumer that stops reading
+	 * cannot tie up the whole pool with unread frames.
+	 */
 	unsigned int nslots;
 	/* Producer: most consumers at once; 0: 16. */
 	unsigned int max_consumers;
@@ -80,13 +84,16 @@ struct dmk_chan_opts {
 
 /**
  * dmk_chan_serve() - listen on @path for consumers of @pool's buffers.
- * @path: a filesystem path for the socket (not abstract); an existing
- *        socket file there is replaced.  The socket is made 0600 before
- *        anyone can connect.
+ * @path: a filesystem path for the socket (not abstract); a stale socket
+ *        file there is replaced, any other file is left alone (-EEXIST).
+ *        The socket is made 0600 before anyone can connect (0666 when
+ *        opts->allow_uids lets other users in: SO_PEERCRED then keeps
+ *        everyone else out).
  * @pool: not owned; must outlive the channel.
  *
  * Return: 0, -EINVAL, -ENAMETOOLONG (path over 107 bytes), -EADDRINUSE
- * (a live producer is listening there), -errno.
+ * (a live producer is listening there), -EEXIST (a file that is not a
+ * socket is there), -errno.
  */
 DMK_API int dmk_chan_serve(const char *path, struct dmk_pool *pool,
 			   const struct dmk_chan_opts *opts,
@@ -155,6 +162,11 @@ DMK_API int dmk_chan_publish(struct dmk_chan *chan, unsigned int buf_id,
  * @timeout_ns: 0 polls; < 0 waits forever.
  *
  * The buffer is the caller's until dmk_chan_release().
+ *
+ * In eventfd mode a call that finds nothing arms the wakeup, so
+ * dmk_chan_fd() polls readable when the next frame comes.  Busy-poll mode
+ * spins until @timeout_ns and is not interrupted by signals: give it a
+ * finite timeout when a signal must be able to stop the caller.
  *
  * Return: the buffer id, -EAGAIN (nothing, timeout 0), -ETIMEDOUT, -EPIPE
  * (the producer is gone and the ring is drained), -EPROTO (the producer
