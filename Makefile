@@ -32,8 +32,8 @@ SANFLAGS :=
 endif
 
 # Dependencies, found with pkg-config.
-LIB_PKGS := libdrm
-TOOL_PKGS := libdrm
+LIB_PKGS := libdrm liburing vulkan
+TOOL_PKGS := libdrm liburing vulkan
 TEST_PKGS := criterion liburing vulkan
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(1))
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(1))

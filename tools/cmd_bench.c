@@ -813,6 +813,10 @@ struct bench {
 static const struct bench benches[] = {
 	{ "alloc", "allocate+map+touch+free per backend vs bare syscalls",
 	  bench_alloc, bench_alloc_usage },
+	{ "stream", "file -> buffers GB/s vs fio io_uring and read()",
+	  bench_stream, bench_stream_usage },
+	{ "handoff", "frame hand-offs/s and latency vs socket copy, fd/frame",
+	  bench_handoff, bench_handoff_usage },
 };
 
 void cmd_bench_usage(FILE *f)

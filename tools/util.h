@@ -37,8 +37,20 @@ int cmd_alloc(int argc, char **argv);
 void cmd_alloc_usage(FILE *f);
 int cmd_bench(int argc, char **argv);
 void cmd_bench_usage(FILE *f);
+int cmd_top(int argc, char **argv);
+void cmd_top_usage(FILE *f);
+int cmd_stream(int argc, char **argv);
+void cmd_stream_usage(FILE *f);
+int cmd_serve(int argc, char **argv);
+void cmd_serve_usage(FILE *f);
+int cmd_attach(int argc, char **argv);
+void cmd_attach_usage(FILE *f);
 
 /* Benchmarks registered in cmd_bench.c's benches[], defined elsewhere. */
+int bench_stream(int argc, char **argv);
+void bench_stream_usage(FILE *f);
+int bench_handoff(int argc, char **argv);
+void bench_handoff_usage(FILE *f);
 
 /*
  * The name errors are reported under, "dmakit alloc" and the like; set

@@ -10,5 +10,7 @@
 #include <dmakit/drm.h>
 #include <dmakit/pool.h>
 #include <dmakit/chan.h>
+#include <dmakit/stream.h>
+#include <dmakit/stats.h>
 
 #endif /* DMAKIT_DMAKIT_H */
