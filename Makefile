@@ -94,11 +94,15 @@ $(STLIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# The .pc file names the prefix: written again by install, whose PREFIX
+# may differ from the build's.
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	-e 's|@LIBS_PRIVATE@|$(call PKG_LIBS,$(LIB_PKGS))|' lib/dmakit.pc.in
+
 $(BUILD)/dmakit.pc: lib/dmakit.pc.in Makefile
 	@mkdir -p $(@D)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-		-e 's|@LIBS_PRIVATE@|$(call PKG_LIBS,$(LIB_PKGS))|' $< > $@
+	$(Q)$(PC_SED) > $@
 
 $(BUILD)/tools/%.o: tools/%.c
 	@mkdir -p $(@D)
@@ -131,8 +135,12 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_HELPER_OBJS) $(STLIB)
 		$(call PKG_LIBS,$(TEST_PKGS) $(LIB_PKGS)) -lpthread
 
 # Every test binary runs; the first failure fails the target, after all ran.
+ifeq ($(SANITIZE),1)
+CHECK_ENV := ASAN_OPTIONS=fast_unwind_on_malloc=0 \
+	     LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
+endif
 check: all symbols-check headers-check
-	$(Q)BUILD=$(BUILD) tests/run.sh $(TESTS)
+	$(Q)$(CHECK_ENV) BUILD=$(BUILD) tests/run.sh $(TESTS)
 
 # The exported symbols must be exactly the version map's.
 symbols-check: $(SHLIB)
@@ -162,7 +170,7 @@ install: lib tools
 	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libdmakit.so
 	install -m 0644 $(STLIB) $(DESTDIR)$(LIBDIR)/
-	install -m 0644 $(BUILD)/dmakit.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	$(PC_SED) > $(DESTDIR)$(PKGCONFIGDIR)/dmakit.pc
 	install -m 0755 $(DMAKIT) $(DESTDIR)$(BINDIR)/
 
 uninstall:

@@ -30,6 +30,20 @@ void dmk_test_assert_fds(int before)
 		     "%d after", before, now);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+
+void dmk_test_assert_no_leaks(void)
+{
+	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,
+		     "memory leaked: LeakSanitizer's report is above");
+}
+#else
+void dmk_test_assert_no_leaks(void)
+{
+}
+#endif
+
 bool dmk_test_require_all(void)
 {
 	const char *v = getenv("DMK_TEST_REQUIRE_ALL");

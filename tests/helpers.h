@@ -36,11 +36,19 @@ int dmk_test_fd_count(void);
 		alarm(DMK_TEST_TIMEOUT_S);				\
 		suite##_##name##_body();				\
 		dmk_test_assert_fds(fds_before_);			\
+		dmk_test_assert_no_leaks();				\
 	}								\
 	static void suite##_##name##_body(void)
 
 /* Fail the test unless exactly @before fds are open now. */
 void dmk_test_assert_fds(int before);
+
+/*
+ * Under ASan: fail the test if LeakSanitizer finds memory nothing points
+ * to any more.  (Criterion ignores LSan's exit status, so without this a
+ * leak would only print.)  Elsewhere a no-op.
+ */
+void dmk_test_assert_no_leaks(void);
 
 /*
  * Turn a probe (1 / 0 / -errno) into a requirement: 1 returns, anything
