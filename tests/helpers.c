@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,51 @@ void dmk_test_assert_no_leaks(void)
 {
 }
 #endif
+
+static _Atomic int counting;
+static _Atomic long nallocs;
+
+#if DMK_TEST_CAN_COUNT_ALLOCS
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t m);
+extern void *__libc_realloc(void *p, size_t n);
+
+static void count_one(void)
+{
+	if (atomic_load_explicit(&counting, memory_order_relaxed))
+		atomic_fetch_add(&nallocs, 1);
+}
+
+void *malloc(size_t n)
+{
+	count_one();
+	return __libc_malloc(n);
+}
+
+void *calloc(size_t n, size_t m)
+{
+	count_one();
+	return __libc_calloc(n, m);
+}
+
+void *realloc(void *p, size_t n)
+{
+	count_one();
+	return __libc_realloc(p, n);
+}
+#endif
+
+void dmk_test_count_allocs_start(void)
+{
+	atomic_store(&nallocs, 0);
+	atomic_store(&counting, 1);
+}
+
+long dmk_test_count_allocs_stop(void)
+{
+	atomic_store(&counting, 0);
+	return atomic_load(&nallocs);
+}
 
 bool dmk_test_require_all(void)
 {

@@ -72,6 +72,20 @@ struct dmk_buf *dmk_test_alloc(const char *heap, uint64_t size,
 /* The value of "key:" in /proc/self/fdinfo/<fd>, into @val; 0 or -errno. */
 int dmk_test_fdinfo(int fd, const char *key, char *val, size_t len);
 
+/*
+ * Counting allocations (malloc, calloc, realloc), to show a frame path
+ * makes none.  helpers.c interposes them; ASan interposes them itself, so
+ * under ASan nothing is counted and DMK_TEST_CAN_COUNT_ALLOCS is 0.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define DMK_TEST_CAN_COUNT_ALLOCS 0
+#else
+#define DMK_TEST_CAN_COUNT_ALLOCS 1
+#endif
+/* Start counting from zero; stop and return the count. */
+void dmk_test_count_allocs_start(void);
+long dmk_test_count_allocs_stop(void);
+
 /* Fill / check a deterministic pattern seeded by @seed. */
 void dmk_test_fill(void *p, size_t len, uint32_t seed);
 bool dmk_test_check(const void *p, size_t len, uint32_t seed);

@@ -17,43 +17,6 @@
 
 #include "helpers.h"
 
-/*
- * Count allocations made while `counting` is set by interposing malloc and
- * friends.  ASan interposes them itself, so under ASan the count is not
- * available and the test that needs it says so.
- */
-#if defined(__SANITIZE_ADDRESS__)
-#define HAVE_MALLOC_COUNT 0
-#else
-#define HAVE_MALLOC_COUNT 1
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t m);
-extern void *__libc_realloc(void *p, size_t n);
-static _Atomic int counting;
-static _Atomic long nallocs;
-
-void *malloc(size_t n)
-{
-	if (atomic_load_explicit(&counting, memory_order_relaxed))
-		atomic_fetch_add(&nallocs, 1);
-	return __libc_malloc(n);
-}
-
-void *calloc(size_t n, size_t m)
-{
-	if (atomic_load_explicit(&counting, memory_order_relaxed))
-		atomic_fetch_add(&nallocs, 1);
-	return __libc_calloc(n, m);
-}
-
-void *realloc(void *p, size_t n)
-{
-	if (atomic_load_explicit(&counting, memory_order_relaxed))
-		atomic_fetch_add(&nallocs, 1);
-	return __libc_realloc(p, n);
-}
-#endif
-
 static struct dmk_pool *new_pool(const char *heapname, unsigned int count,
 				 uint64_t size)
 {
@@ -321,9 +284,10 @@ DMK_TEST(pool, no_allocation_on_the_frame_path)
 	struct dmk_pool *p = new_pool("memfd", 4, 4096);
 	int i;
 
-#if HAVE_MALLOC_COUNT
-	atomic_store(&nallocs, 0);
-	atomic_store(&counting, 1);
+#if DMK_TEST_CAN_COUNT_ALLOCS
+	long n;
+
+	dmk_test_count_allocs_start();
 	for (i = 0; i < 100000; i++) {
 		int id = dmk_pool_acquire(p, 0);
 
@@ -331,9 +295,8 @@ DMK_TEST(pool, no_allocation_on_the_frame_path)
 		dmk_pool_release(p, (unsigned int)id);
 		dmk_pool_release(p, (unsigned int)id);
 	}
-	atomic_store(&counting, 0);
-	cr_assert_eq(atomic_load(&nallocs), 0, "%ld allocations",
-		     atomic_load(&nallocs));
+	n = dmk_test_count_allocs_stop();
+	cr_assert_eq(n, 0, "%ld allocations", n);
 	dmk_pool_free(p);
 #else
 	(void)i;

@@ -17,39 +17,6 @@
 #include "stream_internal.h"
 #include "stream_util.h"
 
-/* Count allocations on the frame path (not under ASan, which interposes
- * malloc itself); see tests/test_pool.c. */
-#if defined(__SANITIZE_ADDRESS__)
-#define HAVE_MALLOC_COUNT 0
-#else
-#define HAVE_MALLOC_COUNT 1
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t m);
-extern void *__libc_realloc(void *p, size_t n);
-static _Atomic int counting;
-static _Atomic long nallocs;
-
-void *malloc(size_t n)
-{
-	if (atomic_load_explicit(&counting, memory_order_relaxed))
-		atomic_fetch_add(&nallocs, 1);
-	return __libc_malloc(n);
-}
-
-void *calloc(size_t n, size_t m)
-{
-	if (atomic_load_explicit(&counting, memory_order_relaxed))
-		atomic_fetch_add(&nallocs, 1);
-	return __libc_calloc(n, m);
-}
-
-void *realloc(void *p, size_t n)
-{
-	if (atomic_load_explicit(&counting, memory_order_relaxed))
-		atomic_fetch_add(&nallocs, 1);
-	return __libc_realloc(p, n);
-}
-#endif
 
 /* The bytes of frame @i of a tight layout: a pattern per frame. */
 static void frame_bytes(unsigned char *p, size_t len, unsigned int i)
@@ -447,19 +414,13 @@ DMK_TEST(y4m, readahead_overlaps)
 	cr_assert_eq(dmk_stream_stats(dmk_frame_source_stream(src), &st), 0);
 	cr_assert_eq(st.registered_bufs, 6);
 	cr_assert_eq(dmk_pool_release(pool, fr.id), 1);
-#if HAVE_MALLOC_COUNT
-	atomic_store(&nallocs, 0);
-	atomic_store(&counting, 1);
-#endif
+	dmk_test_count_allocs_start();
 	for (i = 1; i < 15; i++) {
 		cr_assert_eq(dmk_frame_source_next(src, &fr), 1);
 		cr_assert_eq(fr.index, (uint64_t)i);
 		dmk_pool_release(pool, fr.id);
 	}
-#if HAVE_MALLOC_COUNT
-	atomic_store(&counting, 0);
-	allocs = atomic_load(&nallocs);
-#endif
+	allocs = dmk_test_count_allocs_stop();
 	cr_assert_eq(allocs, 0, "%ld allocations on the frame path", allocs);
 	/* Closing with frames in flight gives their buffers back. */
 	dmk_frame_source_close(src);
