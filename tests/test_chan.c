@@ -46,7 +46,10 @@ static int consume(const char *path, unsigned int flags, uint64_t n,
 
 			nanosleep(&d, NULL);
 		}
-		if (dmk_chan_release(ch, (unsigned int)ret))
+		/* -EPIPE: the producer said goodbye while we drained the
+		 * ring; there is nobody to give the buffer back to. */
+		ret = dmk_chan_release(ch, (unsigned int)ret);
+		if (ret && ret != -EPIPE)
 			return 16;
 	}
 	dmk_chan_close(ch);
@@ -369,7 +372,10 @@ static int consume_all(const char *path, unsigned int flags, int report_fd)
 		}
 		last = fi.frame_id;
 		got++;
-		if (dmk_chan_release(ch, (unsigned int)ret))
+		/* -EPIPE: the producer said goodbye while we drained the
+		 * ring; there is nobody to give the buffer back to. */
+		ret = dmk_chan_release(ch, (unsigned int)ret);
+		if (ret && ret != -EPIPE)
 			return 16;
 	}
 	dmk_chan_close(ch);
