@@ -39,7 +39,7 @@
 struct ring_map {
 	struct ring_hdr *hdr;
 	struct ring_slot *slots;
-	_Atomic uint32_t *rel;
+	_Atomic uint64_t *rel;
 	size_t size;
 	uint32_t nslots, nrel;
 };
@@ -54,7 +54,7 @@ struct consumer {
 	uint64_t head;		/* private truth of what we published */
 	uint64_t rel_tail;
 	uint32_t *shadow;	/* buffer id in each slot */
-	uint8_t *out;		/* buffers this consumer holds */
+	uint64_t *out;		/* per buffer: frame + 1 it is out with, or 0 */
 	uid_t uid;
 	pid_t pid;
 	char name[32];
@@ -87,7 +87,7 @@ struct dmk_chan {
 	unsigned int nbufs;
 	struct dmk_buf **bufs;
 	void **addrs;
-	uint8_t *held;
+	uint64_t *held;		/* per buffer: frame + 1 it was claimed with */
 	bool has_layout;
 	struct dmk_frame_layout layout;
 };
@@ -134,7 +134,7 @@ static void ring_layout(struct ring_map *r, void *base, size_t size,
 {
 	r->hdr = base;
 	r->slots = (struct ring_slot *)((char *)base + sizeof(struct ring_hdr));
-	r->rel = (_Atomic uint32_t *)(r->slots + nslots);
+	r->rel = (_Atomic uint64_t *)(r->slots + nslots);
 	r->size = size;
 	r->nslots = nslots;
 	r->nrel = nrel;
@@ -414,7 +414,7 @@ static int producer_welcome(struct dmk_chan *ch, struct consumer *c,
 	memcpy(c->name, hello->name, sizeof(c->name));
 	c->name[sizeof(c->name) - 1] = '\0';
 	c->shadow = calloc(ch->nslots, sizeof(*c->shadow));
-	c->out = calloc(nbufs, 1);
+	c->out = calloc(nbufs, sizeof(*c->out));
 	if (!c->shadow || !c->out)
 		return -ENOMEM;
 	memfd = dmk__memfd_create("dmakit-ring", MFD_ALLOW_SEALING);
@@ -491,18 +491,23 @@ static int producer_drain(struct dmk_chan *ch, struct consumer *c)
 {
 	struct ring_hdr *h = c->r.hdr;
 	uint64_t rh = atomic_load_explicit(&h->rel_head, memory_order_acquire);
-	uint64_t n = rh - c->rel_tail, i;
+	uint64_t n = rh - c->rel_tail, i, tail;
 	unsigned int nbufs = dmk_pool_count(ch->pool);
 
 	if (n == 0)
 		return 0;
 	if (n > c->r.nrel)
 		return -EPROTO;
+	tail = atomic_load_explicit(&h->tail, memory_order_acquire);
 	for (i = c->rel_tail; i != rh; i++) {
-		uint32_t id = atomic_load_explicit(
+		uint64_t e = atomic_load_explicit(
 			&c->r.rel[i & (c->r.nrel - 1)], memory_order_relaxed);
+		uint32_t id = REL_ID(e);
 
-		if (id >= nbufs || !c->out[id])
+		/* The buffer must be out with exactly that frame, and the
+		 * frame claimed (behind tail): anything else is a lie. */
+		if (id >= nbufs || c->out[id] != REL_FRAME(e) + 1 ||
+		    REL_FRAME(e) >= tail)
 			return -EPROTO;
 		c->out[id] = 0;
 		dmk_pool_release(ch->pool, id);
@@ -731,7 +736,7 @@ static int producer_make_room(struct dmk_chan *ch, struct consumer *c)
 
 			/* Ours by the CAS: the consumer never saw it.  If
 			 * it claims to have released it already, it lied. */
-			if (!c->out[id])
+			if (c->out[id] != t + 1)
 				return -EPROTO;
 			c->out[id] = 0;
 			dmk_pool_release(ch->pool, id);
@@ -778,7 +783,7 @@ static int producer_publish(struct dmk_chan *ch, unsigned int id,
 		if (!c || !c->ready)
 			continue;
 		if (producer_drain(ch, c) || producer_make_room(ch, c)) {
-			c->out[id] = 1;	/* so the drop gives it back */
+			c->out[id] = c->head + 1;	/* the drop gives it back */
 			consumer_drop(ch, c, -EPROTO);
 			continue;
 		}
@@ -795,7 +800,7 @@ static int producer_publish(struct dmk_chan *ch, unsigned int id,
 		atomic_store_explicit(&s->seq, c->head + 1,
 				      memory_order_release);
 		c->shadow[c->head & (c->r.nslots - 1)] = id;
-		c->out[id] = 1;
+		c->out[id] = c->head + 1;	/* out with this frame */
 		c->head++;
 		/* seq_cst pairs with the consumer's arm-then-recheck. */
 		atomic_store(&c->r.hdr->head, c->head);
@@ -941,7 +946,7 @@ static int consumer_take_ring(struct dmk_chan *ch, const struct msg_welcome *w,
 	ch->layout = w->layout;
 	ch->bufs = calloc(ch->nbufs, sizeof(*ch->bufs));
 	ch->addrs = calloc(ch->nbufs, sizeof(*ch->addrs));
-	ch->held = calloc(ch->nbufs, 1);
+	ch->held = calloc(ch->nbufs, sizeof(*ch->held));
 	if (!ch->bufs || !ch->addrs || !ch->held)
 		return -ENOMEM;
 	ch->rel_head = atomic_load(&ch->r.hdr->rel_head);
@@ -1164,7 +1169,7 @@ static int consumer_claim(struct dmk_chan *ch, struct dmk_frame_info *info)
 			continue;	/* reclaimed by the producer */
 		if (id >= ch->nbufs || len > DMK_META_MAX || ch->held[id])
 			return -EPROTO;
-		ch->held[id] = 1;
+		ch->held[id] = t + 1;	/* held with frame t */
 		ch->st.held++;
 		ch->st.frames++;
 		info->buf_id = id;
@@ -1257,10 +1262,11 @@ static int consumer_recv(struct dmk_chan *ch, struct dmk_frame_info *info,
 static int consumer_release(struct dmk_chan *ch, unsigned int id)
 {
 	struct ring_hdr *hd = ch->r.hdr;
-	uint64_t rt;
+	uint64_t rt, frame;
 
 	if (id >= ch->nbufs || !ch->held[id])
 		return -ENOENT;
+	frame = ch->held[id] - 1;
 	ch->held[id] = 0;
 	ch->st.held--;
 	if (ch->peer_gone)
@@ -1271,8 +1277,8 @@ static int consumer_release(struct dmk_chan *ch, unsigned int id)
 		ch->err = -EPROTO;
 		return -EPROTO;
 	}
-	atomic_store_explicit(&ch->r.rel[ch->rel_head & (ch->r.nrel - 1)], id,
-			      memory_order_relaxed);
+	atomic_store_explicit(&ch->r.rel[ch->rel_head & (ch->r.nrel - 1)],
+			      REL_ENTRY(frame, id), memory_order_relaxed);
 	ch->rel_head++;
 	atomic_store(&hd->rel_head, ch->rel_head);
 	ch->st.releases++;

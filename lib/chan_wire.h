@@ -115,13 +115,25 @@ struct ring_slot {
 };
 _Static_assert(sizeof(struct ring_slot) == SLOT_SIZE, "slot size");
 
+/*
+ * A release names the buffer and the frame it came with: (frame << 13) |
+ * buffer id, the frame being the ring index the consumer claimed.  A
+ * release of a buffer the consumer holds under another frame (released
+ * twice, re-published since, or never claimed) is caught by the frame.
+ */
+#define REL_ID_BITS 13
+_Static_assert(DMK_POOL_MAX <= (1u << REL_ID_BITS), "pool ids fit");
+#define REL_ENTRY(frame, id) (((uint64_t)(frame) << REL_ID_BITS) | (id))
+#define REL_ID(e) ((uint32_t)((e) & ((1u << REL_ID_BITS) - 1)))
+#define REL_FRAME(e) ((e) >> REL_ID_BITS)
+
 /* Bytes of a ring memfd with @nslots slots and @nrel release entries,
  * rounded up to whole pages. */
 static inline size_t ring_bytes(uint32_t nslots, uint32_t nrel)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t sz = sizeof(struct ring_hdr) + (size_t)nslots * SLOT_SIZE +
-		    (size_t)nrel * sizeof(uint32_t);
+		    (size_t)nrel * sizeof(uint64_t);
 
 	return (sz + page - 1) & ~(page - 1);
 }

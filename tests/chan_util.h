@@ -369,7 +369,8 @@ struct raw_cons {
 	struct msg_welcome w;
 	struct ring_hdr *hdr;
 	struct ring_slot *slots;
-	_Atomic uint32_t *rel;
+	_Atomic uint64_t *rel;
+	uint64_t last_frame;	/* ring index of the last claim */
 	size_t ring_size;
 };
 
@@ -403,7 +404,7 @@ static inline int raw_cons_open(struct raw_cons *rc, const char *path)
 		return 42;
 	rc->hdr = base;
 	rc->slots = (struct ring_slot *)(rc->hdr + 1);
-	rc->rel = (_Atomic uint32_t *)(rc->slots + rc->w.nslots);
+	rc->rel = (_Atomic uint64_t *)(rc->slots + rc->w.nslots);
 	rc->frame_efd = fds[1];
 	rc->rel_efd = fds[2];
 	for (;;) {
@@ -450,19 +451,26 @@ static inline int raw_claim(struct raw_cons *rc, int timeout_ms)
 			continue;
 		}
 		id = s->buf_id;
-		if (atomic_compare_exchange_strong(&rc->hdr->tail, &t, t + 1))
+		if (atomic_compare_exchange_strong(&rc->hdr->tail, &t, t + 1)) {
+			rc->last_frame = t;
 			return (int)id;
+		}
 	} while (chan_now_ns() < end);
 	return -1;
 }
 
-/* Put @id in the release ring, true or not, and wake the producer. */
+/*
+ * Put @id in the release ring, true or not, and wake the producer.  The
+ * release names the frame last claimed, as an honest consumer would for
+ * the buffer that came with it.
+ */
 static inline void raw_release(struct raw_cons *rc, uint32_t id)
 {
 	uint64_t h = atomic_load(&rc->hdr->rel_head);
 	uint64_t one = 1;
 
-	atomic_store(&rc->rel[h & (rc->w.nrel - 1)], id);
+	atomic_store(&rc->rel[h & (rc->w.nrel - 1)],
+		     REL_ENTRY(rc->last_frame, id));
 	atomic_store(&rc->hdr->rel_head, h + 1);
 	(void)!write(rc->rel_efd, &one, sizeof(one));
 }
