@@ -494,11 +494,15 @@ static int producer_drain(struct dmk_chan *ch, struct consumer *c)
 	uint64_t n = rh - c->rel_tail, i, tail;
 	unsigned int nbufs = dmk_pool_count(ch->pool);
 
+	/* The claim point must stay within what we published: checked here
+	 * too, so a lie is caught even while nothing can be published. */
+	tail = atomic_load_explicit(&h->tail, memory_order_acquire);
+	if (c->head - tail > c->r.nslots)
+		return -EPROTO;
 	if (n == 0)
 		return 0;
 	if (n > c->r.nrel)
 		return -EPROTO;
-	tail = atomic_load_explicit(&h->tail, memory_order_acquire);
 	for (i = c->rel_tail; i != rh; i++) {
 		uint64_t e = atomic_load_explicit(
 			&c->r.rel[i & (c->r.nrel - 1)], memory_order_relaxed);
