@@ -1468,7 +1468,9 @@ CHAN_TEST(chan_policy, refuses_other_uid, 60)
 CHAN_TEST(chan_policy, allow_uids_admits, 60)
 {
 	const uid_t allow[] = { NOBODY };
-	DMK_OPTS(dmk_chan_opts, o, .allow_uids = allow, .n_allow_uids = 1);
+	/* A ring as deep as the pool: the consumer checks every frame. */
+	DMK_OPTS(dmk_chan_opts, o, .allow_uids = allow, .n_allow_uids = 1,
+		 .nslots = 4);
 	struct dmk_chan_stats st = { .sz = sizeof(st) };
 	struct dmk_pool *p;
 	struct dmk_chan *ch;
