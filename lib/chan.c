@@ -1402,17 +1402,11 @@ DMK_API int dmk_chan_stats(const struct dmk_chan *ch,
 			   struct dmk_chan_stats *st)
 {
 	struct dmk_chan_stats s = ch->st;
-	size_t n;
 
-	if (!st || st->sz < sizeof(size_t))
-		return -EINVAL;
 	if (!ch->producer && ch->r.hdr)
 		s.dropped = atomic_load_explicit(&ch->r.hdr->dropped,
 						 memory_order_relaxed);
-	s.sz = st->sz;
-	n = st->sz < sizeof(s) ? st->sz : sizeof(s);
-	memcpy(st, &s, n);
-	return 0;
+	return dmk__struct_out(st, &s, sizeof(s));
 }
 
 DMK_API int dmk_chan_error(const struct dmk_chan *ch)

@@ -41,6 +41,14 @@ int dmk__opts_load(void *dst, size_t known, const void *src);
 #define DMK_OPTS_LOAD(TYPE, dst, src)					\
 	dmk__opts_load(dst, offsetofend(struct TYPE, TYPE##__last_field), src)
 
+/*
+ * The other direction, for info/stats structs: copy @full (whose first
+ * member is its size) into the caller's @dst, up to the dst->sz bytes the
+ * caller said it has, leaving dst->sz as it was.  -EINVAL for a NULL @dst
+ * or a size too small to hold the size field.
+ */
+int dmk__struct_out(void *dst, const void *full, size_t full_sz);
+
 /* ---- buffers (buf.c) ---- */
 struct dmk_buf {
 	atomic_int refs;

@@ -65,6 +65,21 @@ int dmk__opts_load(void *dst, size_t known, const void *src)
 	return 0;
 }
 
+int dmk__struct_out(void *dst, const void *full, size_t full_sz)
+{
+	size_t sz;
+
+	if (!dst)
+		return -EINVAL;
+	memcpy(&sz, dst, sizeof(sz));
+	if (sz < sizeof(size_t))
+		return -EINVAL;
+	memcpy((char *)dst + sizeof(size_t),
+	       (const char *)full + sizeof(size_t),
+	       (sz < full_sz ? sz : full_sz) - sizeof(size_t));
+	return 0;
+}
+
 int dmk__read_text(int dirfd, const char *path, char *buf, size_t len)
 {
 	ssize_t n;

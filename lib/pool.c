@@ -303,19 +303,13 @@ DMK_API int dmk_pool_stats(const struct dmk_pool *pool,
 			   struct dmk_pool_stats *st)
 {
 	struct dmk_pool_stats s;
-	size_t n;
 
-	if (!st || st->sz < sizeof(size_t))
-		return -EINVAL;
 	memset(&s, 0, sizeof(s));
-	s.sz = st->sz;
 	s.acquired = atomic_load_explicit(&pool->acquired,
 					  memory_order_relaxed);
 	s.empty = atomic_load_explicit(&pool->empty, memory_order_relaxed);
 	s.in_use = atomic_load_explicit(&pool->in_use, memory_order_relaxed);
 	s.high_water = atomic_load_explicit(&pool->high_water,
 					    memory_order_relaxed);
-	n = st->sz < sizeof(s) ? st->sz : sizeof(s);
-	memcpy(st, &s, n);
-	return 0;
+	return dmk__struct_out(st, &s, sizeof(s));
 }

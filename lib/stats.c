@@ -1460,24 +1460,6 @@ DMK_API void dmk_stats_snapshot_free(struct dmk_stats_snapshot *snap)
 
 /* ---- accessors ---- */
 
-/*
- * Copy @full (a struct whose first member is its size) into the caller's
- * @dst of dst->sz bytes.
- */
-static int copy_out(void *dst, const void *full, size_t full_sz)
-{
-	size_t sz;
-
-	if (!dst)
-		return -EINVAL;
-	memcpy(&sz, dst, sizeof(sz));
-	if (sz < sizeof(size_t))
-		return -EINVAL;
-	memcpy((char *)dst + sizeof(size_t),
-	       (const char *)full + sizeof(size_t),
-	       (sz < full_sz ? sz : full_sz) - sizeof(size_t));
-	return 0;
-}
 
 DMK_API size_t dmk_stats_nbufs(const struct dmk_stats_snapshot *snap)
 {
@@ -1506,7 +1488,7 @@ DMK_API int dmk_stats_buf(const struct dmk_stats_snapshot *snap, size_t i,
 	r.fd_refs = b->fd_refs;
 	r.map_refs = b->map_refs;
 	r.kcount = b->kcount;
-	return copy_out(info, &r, sizeof(r));
+	return dmk__struct_out(info, &r, sizeof(r));
 }
 
 DMK_API int dmk_stats_holder(const struct dmk_stats_snapshot *snap,
@@ -1525,7 +1507,7 @@ DMK_API int dmk_stats_holder(const struct dmk_stats_snapshot *snap,
 	r.proc = h->proc;
 	r.fd_refs = h->fd_refs;
 	r.map_refs = h->map_refs;
-	return copy_out(info, &r, sizeof(r));
+	return dmk__struct_out(info, &r, sizeof(r));
 }
 
 DMK_API int dmk_stats_find_buf(const struct dmk_stats_snapshot *snap,
@@ -1573,7 +1555,7 @@ DMK_API int dmk_stats_proc(const struct dmk_stats_snapshot *snap, size_t i,
 	r.map_refs = p->map_refs;
 	r.referenced = p->referenced;
 	r.proportional = p->proportional;
-	return copy_out(info, &r, sizeof(r));
+	return dmk__struct_out(info, &r, sizeof(r));
 }
 
 DMK_API int dmk_stats_find_proc(const struct dmk_stats_snapshot *snap,
@@ -1597,7 +1579,7 @@ DMK_API int dmk_stats_totals(const struct dmk_stats_snapshot *snap,
 {
 	if (!snap)
 		return -EINVAL;
-	return copy_out(t, &snap->totals, sizeof(snap->totals));
+	return dmk__struct_out(t, &snap->totals, sizeof(snap->totals));
 }
 
 DMK_API int dmk_stats_heaps(const struct dmk_stats_snapshot *snap,
@@ -1605,7 +1587,7 @@ DMK_API int dmk_stats_heaps(const struct dmk_stats_snapshot *snap,
 {
 	if (!snap)
 		return -EINVAL;
-	return copy_out(h, &snap->heaps, sizeof(snap->heaps));
+	return dmk__struct_out(h, &snap->heaps, sizeof(snap->heaps));
 }
 
 DMK_API int dmk_stats_heap(const struct dmk_stats_snapshot *snap, size_t i,
@@ -1620,7 +1602,7 @@ DMK_API int dmk_stats_heap(const struct dmk_stats_snapshot *snap, size_t i,
 	r.exporter = snap->exps[i].name;
 	r.nbufs = snap->exps[i].nbufs;
 	r.bytes = snap->exps[i].bytes;
-	return copy_out(info, &r, sizeof(r));
+	return dmk__struct_out(info, &r, sizeof(r));
 }
 
 DMK_API int dmk_stats_memory(const struct dmk_stats_snapshot *snap,
@@ -1628,7 +1610,7 @@ DMK_API int dmk_stats_memory(const struct dmk_stats_snapshot *snap,
 {
 	if (!snap)
 		return -EINVAL;
-	return copy_out(m, &snap->mem, sizeof(snap->mem));
+	return dmk__struct_out(m, &snap->mem, sizeof(snap->mem));
 }
 
 /* ---- GPU memory through Vulkan ---- */
@@ -1861,7 +1843,7 @@ DMK_API int dmk_stats_gpu_dev(const struct dmk_stats_gpu *gpu, size_t i,
 	r.nheaps = d->nheaps;
 	r.system_bytes = d->system_bytes;
 	r.device_bytes = d->device_bytes;
-	return copy_out(info, &r, sizeof(r));
+	return dmk__struct_out(info, &r, sizeof(r));
 }
 
 DMK_API int dmk_stats_gpu_heap(const struct dmk_stats_gpu *gpu, size_t i,
@@ -1878,5 +1860,5 @@ DMK_API int dmk_stats_gpu_heap(const struct dmk_stats_gpu *gpu, size_t i,
 	r.size = d->heaps[j].size;
 	r.device_local = d->heaps[j].device_local;
 	r.host_visible = d->heaps[j].host_visible;
-	return copy_out(info, &r, sizeof(r));
+	return dmk__struct_out(info, &r, sizeof(r));
 }
