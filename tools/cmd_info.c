@@ -154,7 +154,7 @@ static const char *verdict_text(int verdict)
 }
 
 /*
- * One candidate of a choice report, from the library or reconstructed:
+ * One candidate of a choice report:
  * text mode prints a line, JSON mode an object.
  */
 static void emit_candidate(struct json *j, const char *name, int verdict,
@@ -177,77 +177,42 @@ static void emit_candidate(struct json *j, const char *name, int verdict,
 	json_object_end(j);
 }
 
-/*
- * When dmk_heap_open("auto") fails there is no heap to ask for its report,
- * so rebuild one in the ladder's order (memfd, system, udmabuf, CMA heaps,
- * then any other heap): open every backend by name with the same needs
- * and say what each answered.
- */
-static void reconstruct_report(struct json *j, const struct info *in,
-			       unsigned int needs)
+/* The candidate report, as dmk_heap_opts.report hands it over. */
+struct report {
+	int n;
+	struct {
+		char name[64];
+		int verdict;
+		char reason[256];
+	} c[16];
+};
+
+static void collect_candidate(const char *name, int verdict,
+			      const char *reason, void *user)
 {
-	DMK_OPTS(dmk_heap_opts, opts, .needs = needs);
-	const char *names[MAX_HEAPS + 3];
-	char reason[256], c1[64], c2[64];
-	struct dmk_heap *h;
-	bool have_cma = false;
-	const char *hint;
-	int i, k, n = 0, ret;
+	struct report *r = user;
 
-	names[n++] = DMK_HEAP_MEMFD;
-	names[n++] = "system";
-	names[n++] = DMK_HEAP_UDMABUF;
-	for (k = 0; k < 2; k++) {
-		/* First the CMA heaps, then the others. */
-		for (i = 0; i < in->heaps.count; i++) {
-			const char *hn = in->heaps.names[i];
-
-			if (!strcmp(hn, "system") ||
-			    dmk_heap_is_contig_name(hn) != !k)
-				continue;
-			names[n++] = hn;
-			have_cma |= k == 0;
-		}
-	}
-	for (i = 0; i < n; i++) {
-		ret = dmk_heap_open(names[i], &opts, &h);
-		if (ret == 0) {
-			/* Should not happen when auto failed; say so. */
-			emit_candidate(j, names[i], 0, "opens by name with "
-				       "these needs, but auto passed it over");
-			dmk_heap_close(h);
-			continue;
-		}
-		if (ret == -ENOTSUP) {
-			unsigned int has = heap_static_caps(names[i]);
-
-			snprintf(reason, sizeof(reason), "offers %s, not %s",
-				 fmt_caps(has, c1, sizeof(c1)),
-				 fmt_caps(needs & ~has, c2, sizeof(c2)));
-			emit_candidate(j, names[i], 0, reason);
-			continue;
-		}
-		hint = tool_hint(names[i], ret);
-		snprintf(reason, sizeof(reason), "%s%s%s%s", dmk_strerror(ret),
-			 hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
-		emit_candidate(j, names[i], ret, reason);
-	}
-	if (!have_cma && (needs & DMK_CAP_CONTIG))
-		emit_candidate(j, "cma", -ENOENT, in->heap_dir ?
-			       "no CMA heap in /dev/dma_heap" :
-			       "no CMA heap: no /dev/dma_heap (kernel without "
-			       "CONFIG_DMABUF_HEAPS)");
+	if (r->n == (int)ARRAY_SIZE(r->c))
+		return;
+	snprintf(r->c[r->n].name, sizeof(r->c[r->n].name), "%s", name);
+	r->c[r->n].verdict = verdict;
+	snprintf(r->c[r->n].reason, sizeof(r->c[r->n].reason), "%s", reason);
+	r->n++;
 }
 
-/* The "auto" choice for one set of needs, with the candidate report. */
-static void auto_report(struct json *j, const struct info *in,
-			const char *label, unsigned int needs)
+/*
+ * The "auto" choice for one set of needs, with the candidate report (the
+ * library gives it through opts.report, on failure too).
+ */
+static void auto_report(struct json *j, const char *label,
+			unsigned int needs)
 {
-	DMK_OPTS(dmk_heap_opts, opts, .needs = needs);
-	const char *name, *reason;
+	struct report rep = { .n = 0 };
+	DMK_OPTS(dmk_heap_opts, opts, .needs = needs,
+		 .report = collect_candidate, .report_user = &rep);
 	struct dmk_heap *h = NULL;
 	char caps[64];
-	int ret, count, verdict, i;
+	int ret, i;
 
 	ret = dmk_heap_open(DMK_HEAP_AUTO, &opts, &h);
 	if (!j) {
@@ -279,28 +244,13 @@ static void auto_report(struct json *j, const struct info *in,
 			json_kv_null(j, "caps");
 			json_kv_string(j, "error", dmk_strerror(ret));
 		}
-		json_kv_bool(j, "report_reconstructed", ret != 0);
 		json_key(j, "candidates");
 		json_array_begin(j);
 	}
-
-	if (ret == 0) {
-		count = dmk_heap_candidate(h, UINT32_MAX, NULL, NULL, NULL);
-		for (i = 0; i < count; i++) {
-			name = reason = NULL;
-			verdict = 0;
-			dmk_heap_candidate(h, (unsigned int)i, &name, &verdict,
-					   &reason);
-			emit_candidate(j, name, verdict, reason);
-		}
-		dmk_heap_close(h);
-	} else {
-		if (!j)
-			printf("      (auto failed, so the library gives no "
-			       "report; each backend opened by name:)\n");
-		reconstruct_report(j, in, needs);
-	}
-
+	for (i = 0; i < rep.n; i++)
+		emit_candidate(j, rep.c[i].name, rep.c[i].verdict,
+			       rep.c[i].reason);
+	dmk_heap_close(h);
 	if (j) {
 		json_array_end(j);
 		json_object_end(j);
@@ -353,7 +303,7 @@ static void print_text(const struct info *in)
 
 	printf("\nauto choice (needs -> heap; then every candidate):\n");
 	for (i = 0; i < ARRAY_SIZE(needs_cases); i++)
-		auto_report(NULL, in, needs_cases[i].label,
+		auto_report(NULL, needs_cases[i].label,
 			    needs_cases[i].needs);
 }
 
@@ -430,7 +380,7 @@ static void print_json(const struct info *in)
 	json_key(&j, "auto");
 	json_array_begin(&j);
 	for (i = 0; i < ARRAY_SIZE(needs_cases); i++)
-		auto_report(&j, in, needs_cases[i].label,
+		auto_report(&j, needs_cases[i].label,
 			    needs_cases[i].needs);
 	json_array_end(&j);
 
