@@ -74,6 +74,7 @@ mnt devtmpfs devtmpfs /dev
 mnt debugfs debugfs /sys/kernel/debug
 mnt cgroup2 cgroup2 /sys/fs/cgroup
 mnt tmpfs tmpfs /dev/shm mode=1777
+mnt devpts devpts /dev/pts mode=620,ptmxmode=666
 
 [ -r /dmk/run.conf ] || fail "$E_CONF" "read /dmk/run.conf"
 # shellcheck source=/dev/null
