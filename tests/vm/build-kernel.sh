@@ -41,7 +41,8 @@ BUILD_SCRIPT_VERSION=1
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 fragment=$here/config.fragment
 src_tarball=${DMK_VM_KERNEL_SRC:-/usr/src/linux-source-6.1.tar.xz}
-cache_root=${DMK_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dmakit-vm}
+# HOME may be unset under a bare CI runner: fall back to the user's home.
+cache_root=${DMK_VM_CACHE:-${XDG_CACHE_HOME:-${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache}/dmakit-vm}
 jobs=${DMK_VM_JOBS:-$(nproc)}
 
 force=0
