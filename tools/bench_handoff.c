@@ -340,13 +340,8 @@ static int parse_args(int argc, char **argv, struct hbench *b)
 			b->buffers = (unsigned int)v;
 			break;
 		case OPT_SLOTS:
-			if (parse_uint(optarg, 1, DMK_CHAN_MAX_SLOTS, &v) ||
-			    (v & (v - 1)))
-				return tool_usage_err("--slots: '%s' is not a "
-						      "power of two from 1 to "
-						      "%d", optarg,
-						      DMK_CHAN_MAX_SLOTS);
-			b->slots = (unsigned int)v;
+			if (pattern_opt_slots(optarg, &b->slots))
+				return EXIT_USAGE;
 			break;
 		case OPT_JSON:
 			b->json = true;

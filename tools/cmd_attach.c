@@ -120,13 +120,9 @@ static int parse_args(int argc, char **argv, struct attach_args *a)
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SOCKET:
-			if (!*optarg)
-				return tool_usage_err("--socket: empty path");
-			if (strlen(optarg) > 107)
-				return tool_usage_err("--socket: a unix socket "
-						      "path is at most 107 "
-						      "bytes");
-			snprintf(a->socket, sizeof(a->socket), "%s", optarg);
+			if (pattern_opt_socket(optarg, a->socket,
+					       sizeof(a->socket)))
+				return EXIT_USAGE;
 			break;
 		case OPT_BUSY:
 			a->busy = true;

@@ -147,13 +147,9 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SOCKET:
-			if (!*optarg)
-				return tool_usage_err("--socket: empty path");
-			if (strlen(optarg) > 107)
-				return tool_usage_err("--socket: a unix socket "
-						      "path is at most 107 "
-						      "bytes");
-			snprintf(a->socket, sizeof(a->socket), "%s", optarg);
+			if (pattern_opt_socket(optarg, a->socket,
+					       sizeof(a->socket)))
+				return EXIT_USAGE;
 			break;
 		case OPT_HEAP:
 			if (!*optarg)
@@ -179,13 +175,8 @@ static int parse_args(int argc, char **argv, struct serve_args *a)
 			a->buffers = (unsigned int)v;
 			break;
 		case OPT_SLOTS:
-			if (parse_uint(optarg, 1, DMK_CHAN_MAX_SLOTS, &v) ||
-			    (v & (v - 1)))
-				return tool_usage_err("--slots: '%s' is not a "
-						      "power of two from 1 to "
-						      "%d", optarg,
-						      DMK_CHAN_MAX_SLOTS);
-			a->slots = (unsigned int)v;
+			if (pattern_opt_slots(optarg, &a->slots))
+				return EXIT_USAGE;
 			break;
 		case OPT_FPS:
 			if (parse_seconds(optarg, &a->fps) ||

@@ -323,3 +323,25 @@ void lat_reset(struct lat_rec *r)
 	r->seen = 0;
 	r->max = 0;
 }
+
+int pattern_opt_socket(const char *arg, char *buf, size_t len)
+{
+	if (!*arg)
+		return tool_usage_err("--socket: empty path");
+	if (strlen(arg) > 107 || strlen(arg) >= len)
+		return tool_usage_err("--socket: a unix socket path is at most "
+				      "107 bytes");
+	snprintf(buf, len, "%s", arg);
+	return 0;
+}
+
+int pattern_opt_slots(const char *arg, unsigned int *slots)
+{
+	uint64_t v;
+
+	if (parse_uint(arg, 1, DMK_CHAN_MAX_SLOTS, &v) || (v & (v - 1)))
+		return tool_usage_err("--slots: '%s' is not a power of two "
+				      "from 1 to %d", arg, DMK_CHAN_MAX_SLOTS);
+	*slots = (unsigned int)v;
+	return 0;
+}

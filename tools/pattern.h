@@ -89,6 +89,14 @@ const char *pattern_default_socket(char *buf, size_t len);
  */
 int pattern_parse_size(const char *s, uint32_t *w, uint32_t *h);
 
+/*
+ * The options serve, attach and bench handoff share: --socket PATH into
+ * @buf (at most 107 bytes, the sun_path limit) and --slots N (a power of
+ * two up to DMK_CHAN_MAX_SLOTS).  0, or EXIT_USAGE after a usage error.
+ */
+int pattern_opt_socket(const char *arg, char *buf, size_t len);
+int pattern_opt_slots(const char *arg, unsigned int *slots);
+
 /* ---- the live status line on stderr ---- */
 
 struct status_line {
