@@ -32,8 +32,8 @@ SANFLAGS :=
 endif
 
 # Dependencies, found with pkg-config.
-LIB_PKGS := libdrm liburing vulkan
-TOOL_PKGS := libdrm liburing vulkan
+LIB_PKGS := libdrm liburing vulkan libxml-2.0
+TOOL_PKGS := libdrm liburing vulkan libpng libjpeg
 TEST_PKGS := criterion liburing vulkan
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(1))
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(1))
@@ -55,9 +55,20 @@ STLIB := $(BUILD)/libdmakit.a
 TOOL_SRCS := $(wildcard tools/*.c)
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/%.o)
 DMAKIT := $(BUILD)/dmakit
+CV_BASELINE := $(if $(shell $(PKG_CONFIG) --exists opencv4 && echo y),\
+	$(BUILD)/dmakit-cv-baseline)
 
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 EXAMPLES := $(EXAMPLE_SRCS:examples/%.c=$(BUILD)/examples/%)
+
+# Compute shaders, compiled to SPIR-V words as a C initializer list
+# (#include "<name>.spv.h" inside an array's braces).
+GLSLC ?= glslc
+GLSLC_FLAGS := --target-env=vulkan1.1 -O -mfmt=c
+LIB_SHADERS := $(wildcard lib/shaders/*.comp)
+LIB_SPV := $(LIB_SHADERS:lib/shaders/%.comp=$(BUILD)/shaders/%.spv.h)
+TEST_SHADERS := $(wildcard tests/shaders/*.comp)
+TEST_SPV := $(TEST_SHADERS:tests/shaders/%.comp=$(BUILD)/tests/shaders/%.spv.h)
 
 TEST_HELPER_SRCS := tests/helpers.c
 TEST_SRCS := $(filter-out $(TEST_HELPER_SRCS),$(wildcard tests/test_*.c))
@@ -65,21 +76,34 @@ TESTS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(BUILD)/%.o)
 
 .PHONY: all lib tools examples tests check install uninstall clean \
-	symbols-check headers-check vmcheck
+	symbols-check headers-check vmcheck data
 .DEFAULT_GOAL := all
 .SECONDARY:
 
 all: lib tools examples tests
 
 lib: $(SHLIB) $(STLIB) $(BUILD)/dmakit.pc
-tools: $(DMAKIT)
+tools: $(DMAKIT) $(CV_BASELINE)
 examples: $(EXAMPLES)
 tests: $(TESTS)
 
-$(BUILD)/lib/%.o: lib/%.c
+# glslc -MD writes <out>.d, read back with the compilers' depfiles below.
+$(BUILD)/shaders/%.spv.h: lib/shaders/%.comp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  GLSLC   $<")
+	$(Q)$(GLSLC) $(GLSLC_FLAGS) -MD -o $@ $<
+
+$(BUILD)/tests/shaders/%.spv.h: tests/shaders/%.comp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  GLSLC   $<")
+	$(Q)$(GLSLC) $(GLSLC_FLAGS) -MD -o $@ $<
+
+# Every shader header exists before any object compiles (order-only: the
+# -MMD depfiles then say which object includes which).
+$(BUILD)/lib/%.o: lib/%.c | $(LIB_SPV)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(BASE_CFLAGS) -fvisibility=hidden -Ilib \
+	$(Q)$(CC) $(BASE_CFLAGS) -fvisibility=hidden -Ilib -I$(BUILD)/shaders \
 		$(call PKG_CFLAGS,$(LIB_PKGS)) $(CFLAGS) -c -o $@ $<
 
 $(SHLIB): $(LIB_OBJS) lib/libdmakit.map
@@ -113,7 +137,26 @@ $(BUILD)/tools/%.o: tools/%.c
 $(DMAKIT): $(TOOL_OBJS) $(STLIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(STLIB) \
-		$(call PKG_LIBS,$(TOOL_PKGS)) -lm
+		$(call PKG_LIBS,$(TOOL_PKGS) $(LIB_PKGS)) -lm
+
+# The OpenCV side of `dmakit bench detect`, built where pkg-config finds
+# opencv4 (libopencv-dev).  Never sanitized: it is a timing baseline.
+CXXFLAGS ?= -O2 -g
+$(BUILD)/dmakit-cv-baseline: tools/cv_baseline.cpp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CXX     $<")
+	$(Q)$(CXX) -std=c++17 -Wall -Wextra -Werror -MMD -MP \
+		$(call PKG_CFLAGS,opencv4) $(CXXFLAGS) $(LDFLAGS) -o $@ $< \
+		-Wl,--as-needed $(call PKG_LIBS,opencv4)
+
+# The default input of the detection pipeline and its benchmark: a
+# pan-and-zoom clip over a portrait from python-matplotlib-data.
+DEFAULT_PHOTO ?= /usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg
+data: $(BUILD)/data/default.y4m
+$(BUILD)/data/default.y4m: $(DMAKIT)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CLIP    $@")
+	$(Q)$(DMAKIT) clip $(DEFAULT_PHOTO) -o $@ >/dev/null
 
 $(BUILD)/examples/%: examples/%.c $(STLIB)
 	@mkdir -p $(@D)
@@ -122,10 +165,10 @@ $(BUILD)/examples/%: examples/%.c $(STLIB)
 		$(call PKG_LIBS,$(LIB_PKGS))
 
 # Tests see the library's internals (lib/) and link it statically.
-$(BUILD)/tests/%.o: tests/%.c
+$(BUILD)/tests/%.o: tests/%.c | $(TEST_SPV) $(LIB_SPV)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(BASE_CFLAGS) -Ilib -Itests \
+	$(Q)$(CC) $(BASE_CFLAGS) -Ilib -Itests -I$(BUILD)/tests/shaders \
 		$(call PKG_CFLAGS,$(TEST_PKGS) $(LIB_PKGS)) $(CFLAGS) \
 		-UNDEBUG -c -o $@ $<
 
@@ -134,10 +177,20 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_HELPER_OBJS) $(STLIB)
 	$(Q)$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ \
 		$(call PKG_LIBS,$(TEST_PKGS) $(LIB_PKGS)) -lpthread
 
+# test_image tests the tools' image loader: it links tools/image.o too.
+$(BUILD)/tests/test_image.o: TEST_PKGS += libpng libjpeg
+$(BUILD)/tests/test_image: TEST_PKGS += libpng libjpeg
+$(BUILD)/tests/test_image: $(BUILD)/tests/test_image.o $(BUILD)/tools/image.o \
+		$(TEST_HELPER_OBJS) $(STLIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ \
+		$(call PKG_LIBS,$(TEST_PKGS) $(LIB_PKGS)) -lpthread
+
 # Every test binary runs; the first failure fails the target, after all ran.
 ifeq ($(SANITIZE),1)
-CHECK_ENV := ASAN_OPTIONS=fast_unwind_on_malloc=0 \
-	     LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
+# No fast_unwind_on_malloc=0: it deadlocks in lavapipe's shader compiler
+# (tests/helpers.c, pin_lavapipe()).
+CHECK_ENV := LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
 endif
 check: all symbols-check headers-check
 	$(Q)$(CHECK_ENV) BUILD=$(BUILD) tests/run.sh $(TESTS)

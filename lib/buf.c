@@ -65,6 +65,9 @@ int dmk__buf_new(int fd, int memfd, enum dmk_backend backend,
 	buf->writable = true;
 	atomic_init(&buf->map, NULL);
 	dmk__strscpy(buf->name, name ? name : "", sizeof(buf->name));
+	/* Default attributes: initialisation cannot fail on Linux. */
+	pthread_mutex_init(&buf->hook_lock, NULL);
+	buf->hooks = NULL;
 	*out = buf;
 	return 0;
 
@@ -81,6 +84,56 @@ DMK_API struct dmk_buf *dmk_buf_get(struct dmk_buf *buf)
 	return buf;
 }
 
+int dmk__buf_add_free_hook(struct dmk_buf *buf, struct dmk__buf_hook *hook)
+{
+	if (!hook || !hook->fn)
+		return -EINVAL;
+	pthread_mutex_lock(&buf->hook_lock);
+	hook->next = buf->hooks;
+	buf->hooks = hook;
+	pthread_mutex_unlock(&buf->hook_lock);
+	return 0;
+}
+
+int dmk__buf_del_free_hook(struct dmk_buf *buf, struct dmk__buf_hook *hook)
+{
+	struct dmk__buf_hook **pp;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&buf->hook_lock);
+	for (pp = &buf->hooks; *pp; pp = &(*pp)->next) {
+		if (*pp == hook) {
+			*pp = hook->next;
+			hook->next = NULL;
+			ret = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&buf->hook_lock);
+	return ret;
+}
+
+/*
+ * Run the free hooks of a buffer nobody references any more.  The list is
+ * taken whole under the lock, then each hook runs unlocked: a hook may
+ * wait (for a device to finish with the pages) and take its owner's
+ * locks, and its owner may call dmk__buf_del_free_hook() under those same
+ * locks, learning -ENOENT once the list is taken.
+ */
+static void buf_run_hooks(struct dmk_buf *buf)
+{
+	struct dmk__buf_hook *h, *next;
+
+	pthread_mutex_lock(&buf->hook_lock);
+	h = buf->hooks;
+	buf->hooks = NULL;
+	pthread_mutex_unlock(&buf->hook_lock);
+	for (; h; h = next) {
+		next = h->next;	/* fn may free h */
+		h->fn(buf, h);
+	}
+}
+
 DMK_API void dmk_buf_put(struct dmk_buf *buf)
 {
 	void *map;
@@ -92,12 +145,15 @@ DMK_API void dmk_buf_put(struct dmk_buf *buf)
 	if (atomic_fetch_sub_explicit(&buf->refs, 1, memory_order_release) != 1)
 		return;
 	atomic_thread_fence(memory_order_acquire);
+	/* Before the unmap: a device may hold the mapping (host import). */
+	buf_run_hooks(buf);
 	map = atomic_load_explicit(&buf->map, memory_order_relaxed);
 	if (map)
 		munmap(map, buf->size);
 	if (buf->memfd >= 0 && buf->memfd != buf->fd)
 		dmk__close(buf->memfd);
 	dmk__close(buf->fd);
+	pthread_mutex_destroy(&buf->hook_lock);
 	free(buf);
 }
 

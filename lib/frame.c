@@ -44,9 +44,15 @@ static const struct {
 	{ "YUV420", DRM_FORMAT_YUV420 },
 	{ "YV12", DRM_FORMAT_YVU420 },
 	{ "YVU420", DRM_FORMAT_YVU420 },
-	{ "RGB24", DRM_FORMAT_RGB888 },
+	/*
+	 * ffmpeg's and GStreamer's names say the byte order in memory: rgb24
+	 * is R, G, B bytes, which DRM calls BGR888 ("[23:0] B:G:R little
+	 * endian"), and bgr24 is DRM's RGB888.  The DRM names keep DRM's
+	 * meaning.
+	 */
+	{ "RGB24", DRM_FORMAT_BGR888 },
 	{ "RGB888", DRM_FORMAT_RGB888 },
-	{ "BGR24", DRM_FORMAT_BGR888 },
+	{ "BGR24", DRM_FORMAT_RGB888 },
 	{ "BGR888", DRM_FORMAT_BGR888 },
 	{ "XRGB8888", DRM_FORMAT_XRGB8888 },
 	{ "ARGB8888", DRM_FORMAT_ARGB8888 },

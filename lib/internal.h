@@ -3,6 +3,7 @@
 #ifndef DMK_INTERNAL_H
 #define DMK_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,6 +51,20 @@ int dmk__opts_load(void *dst, size_t known, const void *src);
 int dmk__struct_out(void *dst, const void *full, size_t full_sz);
 
 /* ---- buffers (buf.c) ---- */
+struct dmk_buf;
+
+/*
+ * A free hook: @fn runs once, in the last dmk_buf_put(), before the
+ * mapping goes and the fds close, with no lock of the buffer held (so it
+ * may take its own locks and wait).  The node is the caller's (intrusive),
+ * and is not touched by the buffer after @fn was called: @fn may free it.
+ */
+struct dmk__buf_hook {
+	void (*fn)(struct dmk_buf *buf, struct dmk__buf_hook *hook);
+	void *data;
+	struct dmk__buf_hook *next;
+};
+
 struct dmk_buf {
 	atomic_int refs;
 	int fd;			/* primary: the dma-buf, else the memfd */
@@ -64,7 +79,26 @@ struct dmk_buf {
 	ino_t ino;
 	_Atomic(void *) map;	/* set once by dmk_buf_map() */
 	char name[DMK_MEMFD_NAME_MAX + 1];
+	pthread_mutex_t hook_lock;	/* guards hooks */
+	struct dmk__buf_hook *hooks;	/* run by the last dmk_buf_put() */
 };
+
+/*
+ * Register @hook on @buf (the caller holds a reference).  0, or -EINVAL
+ * for a hook without fn.
+ */
+int dmk__buf_add_free_hook(struct dmk_buf *buf, struct dmk__buf_hook *hook);
+
+/*
+ * Unregister @hook: 0 when it was removed and will never run; -ENOENT
+ * when it is not registered, which includes a hook the last put has
+ * already taken and is running or about to run.  The caller must know
+ * @buf is still allocated: a hook's owner does, as long as its hook has
+ * not finished, since the buffer is freed only after every hook returned.
+ * Takes the buffer's hook lock, which is never held while a hook runs, so
+ * a caller may hold a lock that its hook also takes.
+ */
+int dmk__buf_del_free_hook(struct dmk_buf *buf, struct dmk__buf_hook *hook);
 
 /*
  * Wrap fds the library made.  Takes ownership of @fd and @memfd (either may

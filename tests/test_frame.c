@@ -144,7 +144,10 @@ DMK_TEST(frame, fourcc_strings)
 	cr_assert_eq(f, DRM_FORMAT_R8);
 	cr_assert_eq(dmk_fourcc_from_str("I420", &f), 0);
 	cr_assert_eq(f, DRM_FORMAT_YUV420);
+	/* ffmpeg's names: bytes in memory, the reverse of DRM's. */
 	cr_assert_eq(dmk_fourcc_from_str("BGR24", &f), 0);
+	cr_assert_eq(f, DRM_FORMAT_RGB888);
+	cr_assert_eq(dmk_fourcc_from_str("RGB24", &f), 0);
 	cr_assert_eq(f, DRM_FORMAT_BGR888);
 	cr_assert_eq(dmk_fourcc_from_str("XR24", &f), 0);
 	cr_assert_eq(f, DRM_FORMAT_XRGB8888);

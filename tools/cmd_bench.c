@@ -817,6 +817,10 @@ static const struct bench benches[] = {
 	  bench_stream, bench_stream_usage },
 	{ "handoff", "frame hand-offs/s and latency vs socket copy, fd/frame",
 	  bench_handoff, bench_handoff_usage },
+	{ "vk", "Vulkan import (cached, per frame) and conversions vs staging",
+	  bench_vk, bench_vk_usage },
+	{ "detect", "face detection frames/s: Vulkan, CPU and OpenCV",
+	  bench_detect, bench_detect_usage },
 };
 
 void cmd_bench_usage(FILE *f)

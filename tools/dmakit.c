@@ -26,6 +26,12 @@ static const struct tool_cmd cmds[] = {
 	  cmd_top, cmd_top_usage },
 	{ "bench", "benchmarks, each side by side with its baseline",
 	  cmd_bench, cmd_bench_usage },
+	{ "clip", "a pan-and-zoom Y4M video from a photograph",
+	  cmd_clip, cmd_clip_usage },
+	{ "detect", "find faces in photographs (OpenCV cascades)",
+	  cmd_detect, cmd_detect_usage },
+	{ "pipeline", "reader -> face detector -> sink, three processes, "
+	  "zero-copy", cmd_pipeline, cmd_pipeline_usage },
 };
 
 static void usage(FILE *f)

@@ -45,12 +45,28 @@ int cmd_serve(int argc, char **argv);
 void cmd_serve_usage(FILE *f);
 int cmd_attach(int argc, char **argv);
 void cmd_attach_usage(FILE *f);
+int cmd_clip(int argc, char **argv);
+void cmd_clip_usage(FILE *f);
+int cmd_detect(int argc, char **argv);
+void cmd_detect_usage(FILE *f);
+
+/*
+ * A --cascade argument: "lbp" (OpenCV's improved LBP frontal face model),
+ * "haar" (its Haar frontalface_default), or a path, returned as is.
+ */
+const char *detect_cascade_path(const char *arg);
+int cmd_pipeline(int argc, char **argv);
+void cmd_pipeline_usage(FILE *f);
 
 /* Benchmarks registered in cmd_bench.c's benches[], defined elsewhere. */
 int bench_stream(int argc, char **argv);
 void bench_stream_usage(FILE *f);
 int bench_handoff(int argc, char **argv);
 void bench_handoff_usage(FILE *f);
+int bench_vk(int argc, char **argv);
+void bench_vk_usage(FILE *f);
+int bench_detect(int argc, char **argv);
+void bench_detect_usage(FILE *f);
 
 /*
  * The name errors are reported under, "dmakit alloc" and the like; set

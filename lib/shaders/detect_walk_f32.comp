@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Detector pass 3: each window row in OpenCV's order, stage 0 and the
+ * skip rule; stage sums in float, for devices without shaderFloat64 (a
+ * window within float rounding of a stage threshold may go the other
+ * way).  The code is in detect_cascade.glsl.
+ */
+#version 450
+#extension GL_GOOGLE_include_directive : require
+
+#define DETECT_WALK 1
+#define SUM_DOUBLE 0
+
+#include "detect_cascade.glsl"

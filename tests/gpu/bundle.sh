@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Pack what the GPU machine needs to run dmakit's Vulkan tests and benches:
+# the built binaries, every shared library they load that is not glibc's,
+# Debian's Vulkan loader and glvnd/EGL packages (NVIDIA's ICD needs
+# libEGL.so.1), the cascades and the test photographs.  The GPU machine
+# (Ubuntu 24.04, newer glibc, no Vulkan loader, no network) runs them with
+# tests/gpu/run.sh.
+#
+#   tests/gpu/bundle.sh [BUILD] [OUTDIR]     (defaults: build, build/gpu)
+set -euo pipefail
+build=${1:-build}
+out=${2:-build/gpu}
+rm -rf "$out"
+mkdir -p "$out/bin" "$out/lib" "$out/debs" "$out/share"
+
+bins=("$build/dmakit")
+for t in "$build"/tests/test_*; do
+	case $t in *.o|*.d) continue ;; esac
+	[ -x "$t" ] && bins+=("$t")
+done
+[ -x "$build/dmakit-cv-baseline" ] && bins+=("$build/dmakit-cv-baseline")
+cp "${bins[@]}" "$out/bin/"
+[ -d "$build/data" ] && cp -r "$build/data" "$out/"
+# Libraries by resolved path, glibc's own left to the target.
+for b in "${bins[@]}"; do ldd "$b"; done | awk '$3 ~ /^\// {print $3}' |
+	sort -u | while read -r so; do
+	case ${so##*/} in
+	libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*) ;;
+	libvulkan.so.*) ;;	# from the loader .deb below
+	*) cp -L "$so" "$out/lib/" ;;
+	esac
+done
+(cd "$out/debs" && apt-get download libvulkan1 libglvnd0 libegl1 libgl1 \
+	libglx0 libopengl0 libgles2 vulkan-tools >/dev/null 2>&1)
+cp -r /usr/share/opencv4 "$out/share/" 2>/dev/null || true
+for img in /usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg \
+	"$build"/test-images/*; do
+	[ -f "$img" ] && { mkdir -p "$out/images"; cp "$img" "$out/images/"; }
+done
+cp tests/gpu/run.sh tests/*.py "$out/" 2>/dev/null || true
+du -sh "$out"
