@@ -80,7 +80,10 @@ TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(BUILD)/%.o)
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: lib tools examples tests
+# The pipeline's default input (make data), when its photo is installed
+# (python-matplotlib-data, which tools/setup installs).
+DEFAULT_PHOTO ?= /usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg
+all: lib tools examples tests $(if $(wildcard $(DEFAULT_PHOTO)),data)
 
 lib: $(SHLIB) $(STLIB) $(BUILD)/dmakit.pc
 tools: $(DMAKIT) $(CV_BASELINE)
@@ -151,7 +154,6 @@ $(BUILD)/dmakit-cv-baseline: tools/cv_baseline.cpp
 
 # The default input of the detection pipeline and its benchmark: a
 # pan-and-zoom clip over a portrait from python-matplotlib-data.
-DEFAULT_PHOTO ?= /usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg
 data: $(BUILD)/data/default.y4m
 $(BUILD)/data/default.y4m: $(DMAKIT)
 	@mkdir -p $(@D)

@@ -28,13 +28,23 @@
  * buffer (the level table, the cascade, the resize taps, uploaded once),
  * the integral images of all levels packed in one buffer, the two
  * candidate lists, the hit list with its counters, and the sort and
- * grouping scratch.  Recording, replaying and collecting
- * allocate nothing (dmk_detector_run() makes a chain the first time it
- * sees a gray buffer, and caches it).
+ * grouping scratch.  Recording, replaying and collecting allocate nothing
+ * (dmk_detector_run() makes a chain the first time it sees a gray
+ * buffer, and caches it).
  *
  * Stage sums are double where the device has shaderFloat64 (lavapipe,
  * NVIDIA), as on the CPU; elsewhere float, with a logged note: a window
  * whose sum lands within float rounding of a threshold may then differ.
+ *
+ * Measured choices (BENCHMARKS.md has the figures): one pass a stage,
+ * rather than one loop over a candidate's stages, took the stages' time
+ * on lavapipe from ~570 to ~170 ms of CPU a 512x600 frame (the loop
+ * waits for a subgroup's slowest window); appends go through one atomic
+ * a subgroup.  Evaluating four neighbouring windows an invocation with
+ * 16-byte loads (columns of step-2 levels stored by parity) was tried
+ * and was 2x slower on lavapipe, whose loads are per invocation anyway.
+ * On an H100 a 640x480 frame takes ~1.5 ms, half of it the walk, whose
+ * invocations (one a window row) are few for a GPU.
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -46,11 +46,11 @@ enum mem_state {
 
 struct dmk_vk_mem {
 	atomic_int refs;
-	_Atomic int state;		/* enum mem_state; changed under lock */
+	_Atomic int state;		/* enum mem_state; set under lock */
 	struct dmk_vk *vk;
-	struct dmk_buf *buf;		/* not a reference; LIVE/DYING only */
+	struct dmk_buf *buf;		/* not a reference; not when DEAD */
 	struct dmk__buf_hook hook;
-	struct dmk_vk_mem *prev, *next;	/* vk->mems: every mem not DEAD */
+	struct dmk_vk_mem *prev, *next;	/* vk->mems: all not DEAD */
 	struct dmk_vk_mem *hnext;	/* cache bucket chain */
 	bool cached;			/* in the cache (holds one ref) */
 	bool own;			/* dmk__vk_mem_new()'s: no buf */
@@ -60,16 +60,16 @@ struct dmk_vk_mem {
 
 	enum dmk_vk_path path;
 	bool mirrored;
-	bool readonly;			/* a read-only mapping, or mirrored */
+	bool readonly;			/* read-only mapping, or mirrored */
 	uint64_t size;
 	VkBuffer buffer;
 	VkDeviceMemory memory;
 	VkBuffer mirror;
 	VkDeviceMemory mirror_mem;
-	void *map;			/* the buffer's mapping (host, staging) */
+	void *map;			/* the buffer's mapping */
 	void *staging;			/* the staging memory's mapping */
 	bool staging_coherent;
-	bool cpu_sync;			/* staging copies bracket dma-buf sync */
+	bool cpu_sync;			/* staging copies do dma-buf sync */
 	uint64_t last_use;		/* timeline value; under vk->lock */
 	char reason[192];
 };
@@ -155,7 +155,7 @@ struct dmk_vk_chain {
 	VkSemaphore export_sem;		/* binary, SYNC_FD; or null */
 
 	uint64_t last_point;		/* 0: never submitted */
-	bool copy_out_pending;		/* staging outputs not copied yet */
+	bool copy_out_pending;		/* staging outputs not copied */
 };
 
 static int vk_err(VkResult r)
@@ -362,7 +362,8 @@ static int vk_pick_device(struct dmk_vk *vk, const char *sel)
 		vk->phys = devs[0];
 		for (i = 0; i < n; i++) {
 			vkGetPhysicalDeviceProperties(devs[i], &p);
-			if (p.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU) {
+			if (p.deviceType ==
+			    VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU) {
 				vk->phys = devs[i];
 				break;
 			}
@@ -763,7 +764,8 @@ static int mem_type(const struct dmk_vk *vk, uint32_t bits,
 	uint32_t i;
 
 	for (i = 0; i < vk->mprops.memoryTypeCount; i++) {
-		VkMemoryPropertyFlags f = vk->mprops.memoryTypes[i].propertyFlags;
+		VkMemoryPropertyFlags f =
+			vk->mprops.memoryTypes[i].propertyFlags;
 		int score;
 
 		if (!(bits & (1u << i)) || (f & want) != want)
@@ -1030,7 +1032,8 @@ static int mem_staging(struct dmk_vk *vk, struct dmk_vk_mem *mem,
 	}
 	mem->staging = st;
 	mem->map = map;
-	mem->cpu_sync = dmk_buf_memfd(buf) < 0;	/* only a dma-buf mapping */
+	/* A memfd mapping is coherent; a dma-buf's wants DMA_BUF_IOCTL_SYNC. */
+	mem->cpu_sync = dmk_buf_memfd(buf) < 0;
 	mem->path = DMK_VK_PATH_STAGING;
 	return 0;
 

@@ -64,7 +64,7 @@ enum {
 
 /* What one result id is, for the ids this checker interprets. */
 struct spv_id {
-	uint32_t inst;		/* word index of the defining instruction */
+	uint32_t inst;		/* word index of its definition */
 	uint16_t op;		/* its opcode; 0: not defined (yet) */
 	bool has_set, has_binding, block, buffer_block, wgsize;
 	uint32_t set, binding, array_stride;

@@ -318,7 +318,7 @@ struct gray {
 };
 
 #define GRAY_OFFSET 4096u	/* not at the start: offsets are honoured */
-#define GRAY_PAD 13u		/* pitch = width + this: pitch is honoured */
+#define GRAY_PAD 13u		/* pitch = width + 13: pitch is honoured */
 
 static void gray_new(struct dmk_vk *vk, uint32_t w, uint32_t h,
 		     struct gray *g)

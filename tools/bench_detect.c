@@ -721,7 +721,8 @@ static int run_gpu(struct dbench *b)
 				       &b->params, &det[s]);
 		if (ret)
 			case_fail(dc, false, "detector for %ux%u: %s",
-				  b->size_w[s], b->size_h[s], dmk_strerror(ret));
+				  b->size_w[s], b->size_h[s],
+				  dmk_strerror(ret));
 	}
 	for (f = 0; f < b->nframes && !ret; f++) {
 		struct frame *fr = &b->frames[f];
@@ -946,7 +947,7 @@ static int spawn_read(char *const argv[], char **out, char *err,
 			cap *= 2;
 		}
 		if (off + 1 == cap)
-			break;		/* over CV_OUT_MAX: cut, parse fails */
+			break;	/* over CV_OUT_MAX: cut, parse fails */
 		n = read(pipefd[0], buf + off, cap - 1 - off);
 		if (n < 0 && errno == EINTR)
 			continue;

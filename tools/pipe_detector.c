@@ -35,7 +35,8 @@
 /* A channel A buffer as the device sees it. */
 struct vk_slot {
 	struct dmk_vk_mem *src;		/* cached import, our ref */
-	struct dmk_vk_chain *chain;	/* luma -> gray, recorded once */
+	/* luma -> gray -> detection, recorded once */
+	struct dmk_vk_chain *chain;
 };
 
 struct detector {
@@ -50,6 +51,7 @@ struct detector {
 	uint32_t det_w, det_h;
 	/* Vulkan (not --cpu) */
 	struct dmk_vk *vk;
+	struct dmk_detector *det;	/* the cascade on the device */
 	struct vk_slot *slots;		/* one per channel A buffer */
 	unsigned int nslots;
 	struct dmk_buf *gray_buf;	/* the chains' output (memfd) */
@@ -66,14 +68,12 @@ struct detector {
 /* ---- the detector proper ---- */
 
 /*
- * Run face detection on one gray image (@gray: det_w x det_h, @stride
- * bytes a row).  This is the one place the detector is called: today the
- * reference cascade on the CPU, dmk_detect_cpu(), reading the gray image
- * through its mapping (the Vulkan chain's output, or the frame's own luma
- * plane under --cpu).  The Vulkan detector (struct dmk_detector, detect.h)
- * replaces the call here: it takes d->gray_mem (the chain's output, on the
- * device already) and d->vk, and returns boxes in the same detection
- * coordinates; nothing else in the pipeline changes.
+ * Face detection on the CPU (--cpu): the reference cascade,
+ * dmk_detect_cpu(), on one gray image (@gray: det_w x det_h, @stride bytes
+ * a row) read through its mapping, the frame's own luma plane when no
+ * resize is needed.  On Vulkan the detector's dispatches are recorded in
+ * each frame buffer's chain after the conversion (vk_slot_get()) and
+ * dmk_detector_collect() gives the same boxes.
  */
 static int detect(struct detector *d, const uint8_t *gray, size_t stride,
 		  size_t *n)
@@ -83,42 +83,6 @@ static int detect(struct detector *d, const uint8_t *gray, size_t stride,
 }
 
 /* ---- preprocessing ---- */
-
-/*
- * The GRAY8 conversion takes an NV12 layout and reads only its plane 0,
- * the luma.  YUV420 and GRAY8 frames have the same plane 0, so they are
- * described as NV12 views of the same buffer: for YUV420, U and V
- * together span what NV12's interleaved plane would (pitch 2x U's); for
- * GRAY8 plane 1 repeats plane 0.  The second plane is checked against the
- * buffer like any other, though no stage reads it.
- */
-static int gray_view(const struct dmk_frame_layout *l, uint64_t buf_size,
-		     struct dmk_frame_layout *v)
-{
-	uint32_t cw = (l->width + 1) / 2, ch = (l->height + 1) / 2;
-	uint64_t end;
-
-	*v = *l;
-	if (l->fourcc == DRM_FORMAT_NV12)
-		return 0;
-	v->fourcc = DRM_FORMAT_NV12;
-	v->nplanes = 2;
-	if (l->fourcc == DRM_FORMAT_YUV420) {
-		if (l->pitch[1] > UINT32_MAX / 2)
-			return -EOVERFLOW;
-		v->pitch[1] = 2 * l->pitch[1];
-	} else {
-		v->offset[1] = l->offset[0];
-		v->pitch[1] = l->pitch[0] >= 2 * cw ? l->pitch[0] : 2 * cw;
-	}
-	v->plane_width[1] = cw;
-	v->plane_height[1] = ch;
-	v->plane_size[1] = (uint64_t)v->pitch[1] * ch;
-	if (__builtin_add_overflow(v->offset[1], v->plane_size[1], &end) ||
-	    end > buf_size)
-		return -ERANGE;
-	return 0;
-}
 
 static void set_info(struct detector *d, const char *import,
 		     const char *device)
@@ -187,6 +151,13 @@ static int vk_setup(struct detector *d)
 			 "Vulkan: %s", dmk_strerror(ret));
 		return ret;
 	}
+	ret = dmk_detector_new(d->vk, d->cascade, d->det_w, d->det_h,
+			       &d->params, &d->det);
+	if (ret) {
+		pipe_err(PIPE_DETECTOR, "setting up the detector on %s: %s",
+			 dmk_vk_device_name(d->vk), dmk_strerror(ret));
+		return ret;
+	}
 	return 0;
 }
 
@@ -196,19 +167,11 @@ static int vk_slot_get(struct detector *d, unsigned int id,
 {
 	struct vk_slot *s = &d->slots[id];
 	struct dmk_buf *buf = dmk_chan_buf(d->in, id);
-	struct dmk_frame_layout view;
 	int ret;
 
 	if (s->chain) {
 		*out = s;
 		return 0;
-	}
-	ret = gray_view(d->layout, dmk_buf_size(buf), &view);
-	if (ret) {
-		pipe_err(PIPE_DETECTOR, "frame buffer %u: its luma plane "
-			 "cannot be described for the GPU: %s", id,
-			 dmk_strerror(ret));
-		return ret;
 	}
 	ret = dmk_vk_import(d->vk, buf, NULL, &s->src);
 	if (ret) {
@@ -219,17 +182,21 @@ static int vk_slot_get(struct detector *d, unsigned int id,
 	ret = dmk_vk_chain_new(d->vk, &s->chain);
 	if (!ret) {
 		DMK_OPTS(dmk_vk_convert, cv, .kind = DMK_VK_CONVERT_GRAY8,
-			 .src = s->src, .src_layout = view,
+			 .src = s->src, .src_layout = *d->layout,
 			 .dst = d->gray_mem, .dst_offset = 0,
 			 .out_w = d->det_w, .out_h = d->det_h);
 
 		ret = dmk_vk_chain_convert(s->chain, &cv);
 		if (!ret)
+			ret = dmk_detector_record(d->det, s->chain,
+						  d->gray_mem, 0, d->det_w);
+		if (!ret)
 			ret = dmk_vk_chain_end(s->chain);
 	}
 	if (ret) {
-		pipe_err(PIPE_DETECTOR, "recording the preprocessing for "
-			 "frame buffer %u: %s", id, dmk_strerror(ret));
+		pipe_err(PIPE_DETECTOR, "recording preprocessing and "
+			 "detection for frame buffer %u: %s", id,
+			 dmk_strerror(ret));
 		dmk_vk_chain_free(s->chain);
 		s->chain = NULL;
 		dmk_vk_mem_put(s->src);
@@ -254,6 +221,8 @@ static void vk_teardown(struct detector *d)
 	}
 	free(d->slots);
 	d->slots = NULL;
+	dmk_detector_free(d->det);
+	d->det = NULL;
 	dmk_vk_mem_put(d->gray_mem);
 	d->gray_mem = NULL;
 }
@@ -344,11 +313,11 @@ static int process(struct detector *d, unsigned int id, size_t *n)
 			return ret;
 		ret = dmk_vk_chain_run(s->chain);
 		if (ret) {
-			pipe_err(PIPE_DETECTOR, "running the preprocessing: "
-				 "%s", dmk_strerror(ret));
+			pipe_err(PIPE_DETECTOR, "running preprocessing and "
+				 "detection: %s", dmk_strerror(ret));
 			return ret;
 		}
-		ret = detect(d, d->gray, d->det_w, n);
+		ret = dmk_detector_collect(d->det, d->rects, PIPE_DETS_MAX, n);
 	} else if (!d->scratch) {
 		ret = detect(d, base + l->offset[0], l->pitch[0], n);
 	} else {

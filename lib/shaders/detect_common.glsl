@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * What the cascade detector's stages share (lib/detect_vk.c says what each
- * stage does; lib/detect_internal.h what "as OpenCV does" means).
+ * What the cascade detector's passes share (lib/detect_vk.c says what each
+ * pass does; lib/detect_internal.h what "as OpenCV does" means).
  *
- * Before including, a stage defines:
+ * Before including, a pass defines:
  *   B_STATIC  the binding of the static buffer: the plan (levels, resize
  *             taps) and the cascade, in 16-byte records
  *   B_INTEG   the binding of the integral images (omit: none)
@@ -16,10 +16,9 @@
  * row stride L_STRIDE; the squared integrals (Haar) have the same layout
  * pc.sq_base words further on.
  *
- * The static buffer is read as uvec4s: CPU drivers (llvmpipe) load
- * storage buffers one invocation at a time, so one 16-byte load costs
- * about what one 4-byte load does, and records are laid out to be
- * fetched whole.
+ * The static buffer is read as uvec4s, records laid out to be fetched
+ * whole: CPU drivers (llvmpipe) load storage buffers one invocation at a
+ * time, and a 16-byte load costs little more than a 4-byte one.
  */
 
 layout(std430, set = 0, binding = B_STATIC) readonly buffer Static {
@@ -268,9 +267,10 @@ float tree_leaf(uint wi, uint base, uint stride, float vnf, bool haar)
 
 		if (haar) {
 			uint f = pc.feat_off / 4u + 4u * nd.x;
+			vec4 wt = uintBitsToFloat(st4[f + 3u]);
 			precise float v = haar_value(st4[f], st4[f + 1u],
-					st4[f + 2u], uintBitsToFloat(st4[f + 3u]),
-					base, stride) * vnf;
+						     st4[f + 2u], wt, base,
+						     stride) * vnf;
 
 			left = v < uintBitsToFloat(nd.y);
 		} else {

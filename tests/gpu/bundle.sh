@@ -18,15 +18,23 @@ for t in "$build"/tests/test_*; do
 	case $t in *.o|*.d) continue ;; esac
 	[ -x "$t" ] && bins+=("$t")
 done
-[ -x "$build/dmakit-cv-baseline" ] && bins+=("$build/dmakit-cv-baseline")
+# Not dmakit-cv-baseline: OpenCV with its dependencies is over the size
+# a device call carries; the GPU machine has python3 OpenCV instead.
 cp "${bins[@]}" "$out/bin/"
-[ -d "$build/data" ] && cp -r "$build/data" "$out/"
+# No build/data: the clip is made there (run.sh), it is larger than the
+# working-tree limit of a device call.
 # Libraries by resolved path, glibc's own left to the target.
 for b in "${bins[@]}"; do ldd "$b"; done | awk '$3 ~ /^\// {print $3}' |
 	sort -u | while read -r so; do
 	case ${so##*/} in
 	libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*) ;;
 	libvulkan.so.*) ;;	# from the loader .deb below
+	# Ubuntu's base system has these (same sonames), and ICU alone is
+	# over half the size a device call may carry.
+	libicu*|libxml2.so.*|libcrypto.so.*|libssl.so.*|libstdc++.so.*|\
+	libgcc_s.so.*|libz.so.*|liblzma.so.*|libkrb5*|libk5crypto.so.*|\
+	libgssapi_krb5.so.*|libcom_err.so.*|libkeyutils.so.*|libffi.so.*|\
+	libpcre2-8.so.*|libresolv.so.*) ;;
 	*) cp -L "$so" "$out/lib/" ;;
 	esac
 done

@@ -35,4 +35,10 @@ export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 export DMAKIT_DATA="$here/data"
 export DMK_TEST_IMAGES="$here/images"
+if [ ! -f "$DMAKIT_DATA/default.y4m" ] && [ -f $mpl/grace_hopper.jpg ]; then
+	mkdir -p "$DMAKIT_DATA"
+	dmakit clip $mpl/grace_hopper.jpg -o "$DMAKIT_DATA/default.y4m" >/dev/null
+fi
+# A library neither carried nor on this machine shows here first.
+ldd "$here"/bin/* 2>/dev/null | grep 'not found' | sort -u >&2 || true
 exec "$@"

@@ -12,5 +12,7 @@
 #include <dmakit/chan.h>
 #include <dmakit/stream.h>
 #include <dmakit/stats.h>
+#include <dmakit/vk.h>
+#include <dmakit/detect.h>
 
 #endif /* DMAKIT_DMAKIT_H */
