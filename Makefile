@@ -69,6 +69,8 @@ LIB_SHADERS := $(wildcard lib/shaders/*.comp)
 LIB_SPV := $(LIB_SHADERS:lib/shaders/%.comp=$(BUILD)/shaders/%.spv.h)
 TEST_SHADERS := $(wildcard tests/shaders/*.comp)
 TEST_SPV := $(TEST_SHADERS:tests/shaders/%.comp=$(BUILD)/tests/shaders/%.spv.h)
+TOOL_SHADERS := $(wildcard tools/shaders/*.comp)
+TOOL_SPV := $(TOOL_SHADERS:tools/shaders/%.comp=$(BUILD)/tools/shaders/%.spv.h)
 
 TEST_HELPER_SRCS := tests/helpers.c
 TEST_SRCS := $(filter-out $(TEST_HELPER_SRCS),$(wildcard tests/test_*.c))
@@ -97,6 +99,11 @@ $(BUILD)/shaders/%.spv.h: lib/shaders/%.comp
 	$(Q)$(GLSLC) $(GLSLC_FLAGS) -MD -o $@ $<
 
 $(BUILD)/tests/shaders/%.spv.h: tests/shaders/%.comp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  GLSLC   $<")
+	$(Q)$(GLSLC) $(GLSLC_FLAGS) -MD -o $@ $<
+
+$(BUILD)/tools/shaders/%.spv.h: tools/shaders/%.comp
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  GLSLC   $<")
 	$(Q)$(GLSLC) $(GLSLC_FLAGS) -MD -o $@ $<
@@ -131,11 +138,11 @@ $(BUILD)/dmakit.pc: lib/dmakit.pc.in Makefile
 	@mkdir -p $(@D)
 	$(Q)$(PC_SED) > $@
 
-$(BUILD)/tools/%.o: tools/%.c
+$(BUILD)/tools/%.o: tools/%.c | $(TOOL_SPV)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(BASE_CFLAGS) $(call PKG_CFLAGS,$(TOOL_PKGS)) $(CFLAGS) \
-		-c -o $@ $<
+	$(Q)$(CC) $(BASE_CFLAGS) -I$(BUILD)/tools/shaders \
+		$(call PKG_CFLAGS,$(TOOL_PKGS)) $(CFLAGS) -c -o $@ $<
 
 $(DMAKIT): $(TOOL_OBJS) $(STLIB)
 	@$(if $(Q),echo "  LD      $@")

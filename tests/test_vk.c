@@ -1057,6 +1057,9 @@ DMK_TEST(vk, sync_fd)
 	m = import(&t, b, 0);
 	c = add_chain(&t, st, m, m, OFF_C);
 	ret = dmk_vk_chain_submit(c, &point, &fd);
+	cr_log_info("%s: sync_file export %s", dmk_vk_device_name(t.vk),
+		    dmk_vk_features(t.vk) & DMK_VK_FEAT_SYNC_FD ?
+		    "offered: the fd is polled" : "not offered: -ENOTSUP");
 	if (!(dmk_vk_features(t.vk) & DMK_VK_FEAT_SYNC_FD)) {
 		cr_assert_eq(ret, -ENOTSUP);
 		cr_assert_eq(fd, -1);

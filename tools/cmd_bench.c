@@ -819,6 +819,8 @@ static const struct bench benches[] = {
 	  bench_handoff, bench_handoff_usage },
 	{ "vk", "Vulkan import (cached, per frame) and conversions vs staging",
 	  bench_vk, bench_vk_usage },
+	{ "vk-read", "GPU read GB/s: host-pointer import vs local mirror",
+	  bench_vkread, bench_vkread_usage },
 	{ "detect", "face detection frames/s: Vulkan, CPU and OpenCV",
 	  bench_detect, bench_detect_usage },
 };

@@ -65,6 +65,8 @@ int bench_handoff(int argc, char **argv);
 void bench_handoff_usage(FILE *f);
 int bench_vk(int argc, char **argv);
 void bench_vk_usage(FILE *f);
+int bench_vkread(int argc, char **argv);
+void bench_vkread_usage(FILE *f);
 int bench_detect(int argc, char **argv);
 void bench_detect_usage(FILE *f);
 
