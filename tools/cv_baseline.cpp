@@ -24,7 +24,14 @@
 
 #include <opencv2/core.hpp>
 #include <opencv2/core/utility.hpp>
+/*
+ * DMK_CV_Y4M_ONLY: Y4M input only, without imgcodecs and the image
+ * libraries it pulls in (tests/gpu/bundle.sh builds it so for a machine
+ * that has no OpenCV of its own).
+ */
+#ifndef DMK_CV_Y4M_ONLY
 #include <opencv2/imgcodecs.hpp>
+#endif
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
 
@@ -327,6 +334,10 @@ bool load_input(const std::string &path, std::vector<cv::Mat> *frames,
 	std::fclose(f);
 	if (frames->size() >= max)
 		return true;
+#ifdef DMK_CV_Y4M_ONLY
+	fail(path + ": not a Y4M file (this build reads Y4M only)");
+	return false;
+#else
 	cv::Mat img = cv::imread(path, cv::IMREAD_UNCHANGED), gray;
 	if (img.empty()) {
 		fail(path + ": OpenCV cannot read it as an image");
@@ -346,6 +357,7 @@ bool load_input(const std::string &path, std::vector<cv::Mat> *frames,
 		gray = img;
 	frames->push_back(gray);
 	return true;
+#endif
 }
 
 void json_string(const std::string &s)

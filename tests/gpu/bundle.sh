@@ -18,9 +18,21 @@ for t in "$build"/tests/test_*; do
 	case $t in *.o|*.d) continue ;; esac
 	[ -x "$t" ] && bins+=("$t")
 done
-# Not dmakit-cv-baseline: OpenCV with its dependencies is over the size
-# a device call carries; the GPU machine has python3 OpenCV instead.
-cp "${bins[@]}" "$out/bin/"
+# The OpenCV baseline of `dmakit bench detect`, built for Y4M input
+# only: without imgcodecs (and the image libraries behind it) OpenCV's
+# core, imgproc and objdetect fit in what a device call carries, and the
+# GPU machine has no OpenCV of its own that runs CascadeClassifier.
+if pkg-config --exists opencv4; then
+	# shellcheck disable=SC2046
+	g++ -std=c++17 -O2 -DDMK_CV_Y4M_ONLY $(pkg-config --cflags opencv4) \
+		-o "$out/bin/dmakit-cv-baseline" tools/cv_baseline.cpp \
+		-Wl,--as-needed -lopencv_objdetect -lopencv_imgproc \
+		-lopencv_core
+	bins+=("$out/bin/dmakit-cv-baseline")
+fi
+for b in "${bins[@]}"; do
+	[ "$b" -ef "$out/bin/${b##*/}" ] || cp "$b" "$out/bin/"
+done
 # No build/data: the clip is made there (run.sh), it is larger than the
 # working-tree limit of a device call.
 # Libraries by resolved path, glibc's own left to the target.
