@@ -20,7 +20,7 @@
  *
  * Stopping.  SIGINT/SIGTERM: the reader is told to stop (SIGTERM), the
  * others drain what was published and end on their channel's goodbye,
- * then a summary; stages that do not finish within STOP_GRACE_NS are told
+ * then a summary; stages that finish no frame for STOP_GRACE_NS are told
  * too, and killed past KILL_GRACE_NS.  A stage that dies or fails: one
  * line saying which and how, the others are told to stop after
  * FAIL_GRACE_NS (they may have noticed already through their channels),
@@ -516,6 +516,7 @@ struct super {
 	int stop_sig;			/* SIGINT / SIGTERM: stop */
 	uint64_t t0;
 	uint64_t term_at, kill_at;	/* deadlines, 0: none */
+	uint64_t drained;		/* clean stop: frames done so far */
 	struct status_line status;
 	uint64_t last_frames[PIPE_NSTAGES];
 	uint64_t last_ns;
@@ -942,6 +943,18 @@ static void reap(struct super *s)
 	}
 }
 
+/* Frames every stage has done, added up: a clean stop that still moves
+ * them is draining, not stuck. */
+static uint64_t frames_done(const struct super *s)
+{
+	uint64_t n = 0;
+	int st;
+
+	for (st = 0; st < PIPE_NSTAGES; st++)
+		n += atomic_load(&s->sh->st[st].frames);
+	return n;
+}
+
 static void on_signal(struct super *s, int sig)
 {
 	if (sig == SIGCHLD)
@@ -950,6 +963,7 @@ static void on_signal(struct super *s, int sig)
 		s->stop_sig = sig;
 		/* Stop at the source: the others drain and end. */
 		signal_alive(s, SIGTERM, false);
+		s->drained = frames_done(s);
 		if (!s->term_at)
 			s->term_at = now_ns() + STOP_GRACE_NS;
 	} else if (!s->kill_at) {
@@ -969,6 +983,16 @@ static int supervise(struct super *s)
 
 	while (any_alive(s)) {
 		now = now_ns();
+		/*
+		 * A clean stop waits while the stages still finish frames (a
+		 * slow device may need long to drain what the reader sent);
+		 * STOP_GRACE_NS is the most it waits without progress.
+		 */
+		if (s->stop_sig && s->failed < 0 && s->term_at && !s->kill_at &&
+		    frames_done(s) != s->drained) {
+			s->drained = frames_done(s);
+			s->term_at = now + STOP_GRACE_NS;
+		}
 		if (s->term_at && now >= s->term_at) {
 			signal_alive(s, SIGTERM, true);
 			s->term_at = 0;

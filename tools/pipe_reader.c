@@ -63,11 +63,17 @@ static int open_source(struct reader *r, struct dmk_frame_source **out)
 	return ret;
 }
 
-/* A heap for the pool: a dma-buf that is also pinnable where the machine
- * has one (udmabuf), else what "auto" offers without needs (memfd). */
+/*
+ * A heap for the pool: pinnable pages are what the pipeline needs (io_uring
+ * fixed buffers and O_DIRECT reads into them, host-pointer import into
+ * Vulkan), which "auto" serves from memfd.  A dma-buf is not asked for:
+ * neither lavapipe nor NVIDIA imports one, and on Linux 6.1 consumers that
+ * mapped a udmabuf's dma-buf made the kernel report "Bad page map" at
+ * unmap (drivers-notes/udmabuf.md); --heap udmabuf still asks for it.
+ */
 static int open_heap(struct reader *r, struct dmk_heap **out)
 {
-	DMK_OPTS(dmk_heap_opts, ho, .needs = DMK_CAP_DMABUF | DMK_CAP_PINNABLE);
+	DMK_OPTS(dmk_heap_opts, ho, .needs = DMK_CAP_PINNABLE);
 	const char *name = r->a->heap;
 	int ret;
 
