@@ -580,30 +580,28 @@ struct group {
 	struct dmk_rect r;
 };
 
-DMK_API int dmk_group_rects(struct dmk_rect *rects, size_t *n,
-			     int min_neighbors, double eps)
+size_t dmk__group_scratch_size(size_t n)
+{
+	size_t bytes;
+
+	if (n > UINT32_MAX / 2 ||
+	    __builtin_mul_overflow(n, 2 * sizeof(uint32_t) +
+				   sizeof(struct group), &bytes))
+		return 0;
+	return bytes;
+}
+
+void dmk__group_rects(struct dmk_rect *rects, size_t *n, int min_neighbors,
+		      double eps, void *scratch)
 {
 	uint32_t *parent, *label, i, j, nclasses = 0, nrects, out = 0;
 	struct group *g;
-	size_t bytes;
-	void *mem;
 
-	if (!n || (*n && !rects) || min_neighbors < 0 || !(eps >= 0) ||
-	    !__builtin_isfinite(eps))
-		return -EINVAL;
 	/* OpenCV leaves the list as it is without a threshold. */
 	if (min_neighbors == 0 || *n == 0)
-		return 0;
-	if (*n > UINT32_MAX / 2)
-		return -ENOMEM;
+		return;
 	nrects = (uint32_t)*n;
-	if (__builtin_mul_overflow((size_t)nrects, 2 * sizeof(uint32_t) +
-				   sizeof(struct group), &bytes))
-		return -ENOMEM;
-	mem = malloc(bytes);
-	if (!mem)
-		return -ENOMEM;
-	g = mem;
+	g = scratch;
 	parent = (uint32_t *)(g + nrects);
 	label = parent + nrects;
 
@@ -674,8 +672,28 @@ DMK_API int dmk_group_rects(struct dmk_rect *rects, size_t *n,
 		if (j == nclasses)
 			rects[out++] = *r1;
 	}
-	free(mem);
 	*n = out;
+}
+
+DMK_API int dmk_group_rects(struct dmk_rect *rects, size_t *n,
+			     int min_neighbors, double eps)
+{
+	size_t bytes;
+	void *mem;
+
+	if (!n || (*n && !rects) || min_neighbors < 0 || !(eps >= 0) ||
+	    !__builtin_isfinite(eps))
+		return -EINVAL;
+	if (min_neighbors == 0 || *n == 0)
+		return 0;
+	bytes = dmk__group_scratch_size(*n);
+	if (!bytes)
+		return -ENOMEM;
+	mem = malloc(bytes);
+	if (!mem)
+		return -ENOMEM;
+	dmk__group_rects(rects, n, min_neighbors, eps, mem);
+	free(mem);
 	return 0;
 }
 

@@ -214,6 +214,16 @@ int dmk__resize_u8(const uint8_t *src, uint32_t sw, uint32_t sh,
 		   size_t dstride);
 
 /*
+ * groupRectangles() (dmk_group_rects()) in caller-provided scratch of
+ * dmk__group_scratch_size(*@n) bytes, for a frame path that allocates
+ * nothing; the arguments are not checked.  The size is 0 when @n is too
+ * large.
+ */
+size_t dmk__group_scratch_size(size_t n);
+void dmk__group_rects(struct dmk_rect *rects, size_t *n, int min_neighbors,
+		      double eps, void *scratch);
+
+/*
  * Drop boxes outside a @width x @height image and cut the others to it
  * (CascadeClassifier::detectMultiScale's last step).  In place.
  */

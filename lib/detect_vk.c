@@ -38,7 +38,7 @@
  *
  * Measured choices (BENCHMARKS.md has the figures): one pass a stage,
  * rather than one loop over a candidate's stages, took the stages' time
- * on lavapipe from ~570 to ~170 ms of CPU a 512x600 frame (the loop
+ * on lavapipe from ~570 to ~200 ms of CPU a 512x600 frame (the loop
  * waits for a subgroup's slowest window); appends go through one atomic
  * a subgroup.  Evaluating four neighbouring windows an invocation with
  * 16-byte loads (columns of step-2 levels stored by parity) was tried
@@ -155,13 +155,6 @@ struct det_chain {
 	uint64_t used;			/* LRU clock */
 };
 
-/* One cluster of groupRectangles(), as in detect_cpu.c. */
-struct group {
-	int64_t x, y, w, h;
-	int32_t n;
-	struct dmk_rect r;
-};
-
 struct dmk_detector {
 	struct dmk_vk *vk;
 	uint32_t width, height;
@@ -188,8 +181,7 @@ struct dmk_detector {
 	/* Frame-path scratch, hit_cap entries each. */
 	uint32_t *keys;
 	struct dmk_rect *rects;
-	uint32_t *parent, *label;
-	struct group *groups;
+	void *group_scratch;		/* dmk__group_rects()'s */
 
 	struct det_chain chains[CHAIN_CACHE];
 	uint64_t clock;
@@ -539,8 +531,7 @@ DMK_API void dmk_detector_free(struct dmk_detector *det)
 	dmk_vk_mem_put(det->stat);
 	free(det->keys);
 	free(det->rects);
-	free(det->parent);
-	free(det->groups);
+	free(det->group_scratch);
 	free(det->levels);
 	free(det);
 }
@@ -633,13 +624,11 @@ int dmk__detector_new(struct dmk_vk *vk, const struct dmk_cascade *c,
 
 	det->keys = malloc(det->hit_cap * sizeof(*det->keys));
 	det->rects = malloc(det->hit_cap * sizeof(*det->rects));
-	det->parent = malloc(2 * (size_t)det->hit_cap * sizeof(uint32_t));
-	det->groups = malloc(det->hit_cap * sizeof(*det->groups));
-	if (!det->keys || !det->rects || !det->parent || !det->groups) {
+	det->group_scratch = malloc(dmk__group_scratch_size(det->hit_cap));
+	if (!det->keys || !det->rects || !det->group_scratch) {
 		ret = -ENOMEM;
 		goto err;
 	}
-	det->label = det->parent + det->hit_cap;
 
 	ret = stages_get(det);
 	if (ret)
@@ -843,107 +832,6 @@ static uint32_t level_of(const struct dmk_detector *det, uint32_t off)
 	return lo;
 }
 
-/* groupRectangles(), as dmk_group_rects(), in the detector's scratch. */
-static bool similar(const struct dmk_rect *a, const struct dmk_rect *b,
-		    double eps)
-{
-	double delta = eps * ((a->w < b->w ? a->w : b->w) +
-			      (a->h < b->h ? a->h : b->h)) * 0.5;
-
-	return llabs((long long)a->x - b->x) <= delta &&
-	       llabs((long long)a->y - b->y) <= delta &&
-	       llabs((long long)a->x + a->w - b->x - b->w) <= delta &&
-	       llabs((long long)a->y + a->h - b->y - b->h) <= delta;
-}
-
-static uint32_t find_root(uint32_t *parent, uint32_t i)
-{
-	uint32_t r = i, next;
-
-	while (parent[r] != r)
-		r = parent[r];
-	while (parent[i] != r) {
-		next = parent[i];
-		parent[i] = r;
-		i = next;
-	}
-	return r;
-}
-
-static void group_rects(struct dmk_detector *det, struct dmk_rect *rects,
-			size_t *n, int min_neighbors, double eps)
-{
-	uint32_t *parent = det->parent, *label = det->label;
-	struct group *g = det->groups;
-	uint32_t i, j, nclasses = 0, nrects = (uint32_t)*n, out = 0;
-
-	if (min_neighbors == 0 || !nrects)
-		return;
-	for (i = 0; i < nrects; i++)
-		parent[i] = i;
-	for (i = 0; i < nrects; i++)
-		for (j = i + 1; j < nrects; j++) {
-			uint32_t a, b;
-
-			if (!similar(&rects[i], &rects[j], eps))
-				continue;
-			a = find_root(parent, i);
-			b = find_root(parent, j);
-			if (a != b)
-				parent[a > b ? a : b] = a < b ? a : b;
-		}
-	for (i = 0; i < nrects; i++) {
-		uint32_t r = find_root(parent, i);
-
-		if (r == i) {
-			memset(&g[nclasses], 0, sizeof(g[nclasses]));
-			label[i] = nclasses++;
-		} else {
-			label[i] = label[r];
-		}
-		g[label[i]].x += rects[i].x;
-		g[label[i]].y += rects[i].y;
-		g[label[i]].w += rects[i].w;
-		g[label[i]].h += rects[i].h;
-		g[label[i]].n++;
-	}
-	for (i = 0; i < nclasses; i++) {
-		float s = 1.f / (float)g[i].n;
-
-		g[i].r.x = dmk__round((float)g[i].x * s);
-		g[i].r.y = dmk__round((float)g[i].y * s);
-		g[i].r.w = dmk__round((float)g[i].w * s);
-		g[i].r.h = dmk__round((float)g[i].h * s);
-	}
-	for (i = 0; i < nclasses; i++) {
-		const struct dmk_rect *r1 = &g[i].r;
-		int32_t n1 = g[i].n;
-
-		if (n1 <= min_neighbors)
-			continue;
-		for (j = 0; j < nclasses; j++) {
-			const struct dmk_rect *r2 = &g[j].r;
-			int32_t n2 = g[j].n;
-			int64_t dx, dy;
-
-			if (j == i || n2 <= min_neighbors)
-				continue;
-			dx = dmk__round(r2->w * eps);
-			dy = dmk__round(r2->h * eps);
-			if (r1->x >= r2->x - dx && r1->y >= r2->y - dy &&
-			    (int64_t)r1->x + r1->w <=
-				    (int64_t)r2->x + r2->w + dx &&
-			    (int64_t)r1->y + r1->h <=
-				    (int64_t)r2->y + r2->h + dy &&
-			    (n2 > (n1 > 3 ? n1 : 3) || n1 < 3))
-				break;
-		}
-		if (j == nclasses)
-			rects[out++] = *r1;
-	}
-	*n = out;
-}
-
 DMK_API int dmk_detector_collect(struct dmk_detector *det,
 				 struct dmk_rect *rects, size_t max, size_t *n)
 {
@@ -993,7 +881,8 @@ DMK_API int dmk_detector_collect(struct dmk_detector *det,
 		det->rects[i] = dmk__scale_rect(&lv->s, x, y);
 	}
 	count = nhits;
-	group_rects(det, det->rects, &count, det->p.min_neighbors, GROUP_EPS);
+	dmk__group_rects(det->rects, &count, det->p.min_neighbors, GROUP_EPS,
+			 det->group_scratch);
 	dmk__clip_rects(det->rects, &count, det->width, det->height);
 	for (i = 0; i < count && i < max; i++)
 		rects[i] = det->rects[i];
@@ -1107,6 +996,20 @@ int dmk__detector_integral(const struct dmk_detector *det, uint32_t i,
 uint32_t dmk__detector_candidates(const struct dmk_detector *det)
 {
 	return det->last_candidates;
+}
+
+int dmk__detector_survivors(const struct dmk_detector *det, uint32_t stage,
+			    uint32_t *n)
+{
+	if (stage >= det->nstages)
+		return -ENOENT;
+	*n = det->hmap[stage];
+	return 0;
+}
+
+uint32_t dmk__detector_passes(const struct dmk_detector *det)
+{
+	return det->nlevels ? 2 + det->nstages : 1;
 }
 
 bool dmk__detector_f64(const struct dmk_detector *det)

@@ -110,6 +110,18 @@ int dmk__detector_integral(const struct dmk_detector *det, uint32_t i,
 /* Windows of the last collected frame that passed stage 0. */
 uint32_t dmk__detector_candidates(const struct dmk_detector *det);
 
+/*
+ * The device's count of windows that passed @stage in the last run that
+ * completed (the last stage's: the hits), before any check against the
+ * caps.  Return: 0; -ENOENT past the last stage.
+ */
+int dmk__detector_survivors(const struct dmk_detector *det, uint32_t stage,
+			    uint32_t *n);
+
+/* The dispatches dmk_detector_record() appends (rows, cols, walk, one a
+ * stage from 1 on; rows alone when no window fits). */
+uint32_t dmk__detector_passes(const struct dmk_detector *det);
+
 /* Whether the detector sums stages in double. */
 bool dmk__detector_f64(const struct dmk_detector *det);
 

@@ -1,12 +1,19 @@
 // SPDX-License-Identifier: MIT
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/wait.h>
+
 #include "helpers.h"
+
+extern char **environ;
 
 int dmk_test_fd_count(void)
 {
@@ -258,4 +265,89 @@ bool dmk_test_check(const void *p, size_t len, uint32_t seed)
 		if (c[i] != (unsigned char)xorshift(&s))
 			return false;
 	return true;
+}
+
+/* ---- source files and child programs ---- */
+
+const char *dmk_test_python(void)
+{
+	const char *p = getenv("DMK_PYTHON");
+
+	return p && *p ? p : "/usr/bin/python3";
+}
+
+const char *dmk_test_srcfile(const char *rel)
+{
+	static char path[PATH_MAX];
+	char exe[PATH_MAX - 64], *slash;
+	const char *src = getenv("DMK_SRCDIR");
+	ssize_t n;
+	int up;
+
+	if (src) {
+		snprintf(path, sizeof(path), "%s/%s", src, rel);
+		return path;
+	}
+	if (!access(rel, R_OK))
+		return rel;
+	/* build/tests/test_x or build/san/tests/test_x: look upwards. */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return rel;
+	exe[n] = '\0';
+	for (up = 0; up < 4 && (slash = strrchr(exe, '/')); up++) {
+		*slash = '\0';
+		snprintf(path, sizeof(path), "%s/%s", exe, rel);
+		if (!access(path, R_OK))
+			return path;
+	}
+	return rel;
+}
+
+int dmk_test_run(char *const argv[], char **out)
+{
+	posix_spawn_file_actions_t fa;
+	size_t len = 0, cap = 4096;
+	int pfd[2], status, err;
+	char *buf = malloc(cap);
+	pid_t pid;
+
+	cr_assert_not_null(buf);
+	cr_assert_eq(pipe2(pfd, O_CLOEXEC), 0, "pipe2: %s", strerror(errno));
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
+					 O_RDONLY, 0);
+	err = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	if (err) {
+		close(pfd[0]);
+		free(buf);
+		return -err;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (len + 1 == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			cr_assert_not_null(buf);
+		}
+		r = read(pfd[0], buf + len, cap - 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (out)
+		*out = buf;
+	else
+		free(buf);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }

@@ -97,4 +97,21 @@ extern const size_t dmk_test_nbackends;
 /* Skip unless heap @name (memfd, udmabuf, system, cma) is present. */
 const char *dmk_test_require_backend(const char *name);
 
+/* The python that has OpenCV (cv2): $DMK_PYTHON, else /usr/bin/python3. */
+const char *dmk_test_python(void);
+
+/*
+ * A file of the source tree ("tests/opencv_detect.py"): under
+ * $DMK_SRCDIR, else from the current directory, else searched upwards
+ * from the test binary's directory.  A static buffer: copy to keep.
+ */
+const char *dmk_test_srcfile(const char *rel);
+
+/*
+ * Run @argv (argv[0] a path) with stdin from /dev/null; its stdout,
+ * NUL-terminated and malloc'd, into *@out (NULL: discarded).  Return: its
+ * exit status, 128 when a signal ended it, -errno when it did not start.
+ */
+int dmk_test_run(char *const argv[], char **out);
+
 #endif

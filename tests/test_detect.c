@@ -26,7 +26,7 @@
 
 extern char **environ;
 
-#define PYTHON "/usr/bin/python3"
+#define PYTHON ((char *)dmk_test_python())
 #define SCRIPT "tests/opencv_detect.py"
 #define CASCADES "/usr/share/opencv4"
 #define LBP_XML CASCADES "/lbpcascades/lbpcascade_frontalface_improved.xml"
@@ -129,79 +129,7 @@ static char *read_text(const char *path, size_t *len)
 
 static const char *script(void)
 {
-	static char path[PATH_MAX];
-	char exe[PATH_MAX - 64], *slash;
-	const char *src = getenv("DMK_SRCDIR");
-	ssize_t n;
-	int up;
-
-	if (src) {
-		snprintf(path, sizeof(path), "%s/" SCRIPT, src);
-		return path;
-	}
-	if (!access(SCRIPT, R_OK))
-		return SCRIPT;
-	/* build/tests/test_detect or build/san/tests/test_detect */
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return SCRIPT;
-	exe[n] = '\0';
-	for (up = 0; up < 4 && (slash = strrchr(exe, '/')); up++) {
-		*slash = '\0';
-		snprintf(path, sizeof(path), "%s/" SCRIPT, exe);
-		if (!access(path, R_OK))
-			return path;
-	}
-	return SCRIPT;
-}
-
-/* Run @argv; its stdout (NUL-terminated, malloc'd) into *@out. */
-static int run(char *const argv[], char **out)
-{
-	posix_spawn_file_actions_t fa;
-	size_t len = 0, cap = 4096;
-	int pfd[2], status, err;
-	char *buf = malloc(cap);
-	pid_t pid;
-
-	cr_assert_not_null(buf);
-	cr_assert_eq(pipe2(pfd, O_CLOEXEC), 0, "pipe2: %s", strerror(errno));
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
-					 O_RDONLY, 0);
-	err = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pfd[1]);
-	if (err) {
-		close(pfd[0]);
-		free(buf);
-		return -err;
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (len + 1 == cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			cr_assert_not_null(buf);
-		}
-		r = read(pfd[0], buf + len, cap - 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (out)
-		*out = buf;
-	else
-		free(buf);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+	return dmk_test_srcfile(SCRIPT);
 }
 
 /* Skip (or fail under DMK_TEST_REQUIRE_ALL) without cv2 and the data. */
@@ -210,11 +138,11 @@ static void require_opencv(void)
 	char *argv[] = { PYTHON, (char *)script(), "check", NULL };
 
 	dmk_test_require(!access(PYTHON, X_OK) ? 1 : 0,
-			 "no " PYTHON " (the system python with cv2)");
+			 "no python with cv2 (/usr/bin/python3 or $DMK_PYTHON)");
 	dmk_test_require(!access(script(), R_OK) ? 1 : 0,
 			 "cannot find " SCRIPT " (set DMK_SRCDIR)");
-	dmk_test_require(run(argv, NULL) == 0 ? 1 : 0,
-			 "no cv2 in " PYTHON " (python3-opencv)");
+	dmk_test_require(dmk_test_run(argv, NULL) == 0 ? 1 : 0,
+			 "no cv2 in the python (python3-opencv)");
 	dmk_test_require(!access(LBP_XML, R_OK) && !access(HAAR_XML, R_OK) ?
 			 1 : 0, "no face cascades (opencv-data)");
 	dmk_test_require(!access(GRACE, R_OK) ? 1 : 0,
@@ -244,7 +172,7 @@ static size_t prepare(char **paths, size_t max, char **text)
 	cr_assert_neq(tmpdir[0], '\0', "no scratch directory");
 	if (dir && !*dir)
 		argv[5] = NULL;
-	cr_assert_eq(run(argv, text), 0, "opencv_detect.py prepare failed");
+	cr_assert_eq(dmk_test_run(argv, text), 0, "opencv_detect.py prepare failed");
 	for (line = strtok_r(*text, "\n", &save); line && n < max;
 	     line = strtok_r(NULL, "\n", &save))
 		paths[n++] = line;
@@ -366,7 +294,7 @@ static void opencv_detect(const char *cascade, double scale, int neigh,
 	for (i = 0; i < n; i++)
 		argv[k++] = paths[i];
 	argv[k] = NULL;
-	cr_assert_eq(run(argv, text), 0, "opencv_detect.py detect failed");
+	cr_assert_eq(dmk_test_run(argv, text), 0, "opencv_detect.py detect failed");
 	line = strtok_r(*text, "\n", &save);
 	for (i = 0; i < n; i++, line = strtok_r(NULL, "\n", &save)) {
 		cr_assert_not_null(line, "no result for %s", paths[i]);
@@ -1101,7 +1029,7 @@ DMK_TEST(detect, group_like_opencv, .init = tmp_init, .fini = tmp_fini)
 
 				snprintf(th, sizeof(th), "%d", thresholds[t]);
 				snprintf(ep, sizeof(ep), "%g", epss[e]);
-				cr_assert_eq(run(argv, &out), 0);
+				cr_assert_eq(dmk_test_run(argv, &out), 0);
 				/* Reuse the detect-line parser. */
 				snprintf(line, sizeof(line),
 					 "{\"image\": \"-\", \"ms\": 0, "
@@ -1165,7 +1093,7 @@ DMK_TEST(detect, resize_like_opencv, .init = tmp_init, .fini = tmp_fini)
 				  GRACE, NULL };
 		char *text;
 
-		cr_assert_eq(run(pargv, &text), 0);
+		cr_assert_eq(dmk_test_run(pargv, &text), 0);
 		k = strcspn(text, "\n");
 		text[k] = '\0';
 		cr_assert_eq(rename(text, src), 0);
@@ -1194,7 +1122,7 @@ DMK_TEST(detect, resize_like_opencv, .init = tmp_init, .fini = tmp_fini)
 		for (i = 0; i < ARRAY_SIZE(sizes); i++)
 			argv[k++] = (char *)sizes[i];
 		argv[k] = NULL;
-		cr_assert_eq(run(argv, NULL), 0);
+		cr_assert_eq(dmk_test_run(argv, NULL), 0);
 		for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 			char path[128], name[32];
 			size_t p;
@@ -1236,7 +1164,7 @@ static void candidates_exact(const char *cascade, bool trees)
 
 		require_opencv();
 		tmp_path(tree, sizeof(tree), "tree.xml");
-		cr_assert_eq(run(argv, NULL), 0);
+		cr_assert_eq(dmk_test_run(argv, NULL), 0);
 		cascade = tree;
 	}
 	agree(cascade, 1.1, 0, 0, 0, true, 5);

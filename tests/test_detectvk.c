@@ -5,8 +5,9 @@
  * holds to OpenCV 4.6: the same hits (min_neighbors 0) and the same
  * grouped boxes, element for element and in the same order, for both
  * Debian face cascades, stumps and trees, on grace_hopper and, when there
- * are photos in $DMK_TEST_IMAGES (default build/test-images; set but
- * empty: none, for an emulated machine), on every photo too.  The
+ * are photos in $DMK_TEST_IMAGES (default build/test-images), on every
+ * photo too; with DMK_TEST_IMAGES set but empty (an emulated machine: the
+ * VM tier), on a half-size grace_hopper alone.  The
  * pyramid and integral images are compared word for word with the CPU's
  * dmk__resize_u8() and a plain integral.  Gray pixels come from
  * tests/opencv_detect.py prepare (cv2, the same PGMs test_detect uses);
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <drm_fourcc.h>
@@ -36,7 +38,7 @@
 extern char **environ;
 
 /* The python with cv2: $DMK_PYTHON (the GPU machine's), else Debian's. */
-#define PYTHON python()
+#define PYTHON ((char *)dmk_test_python())
 #define SCRIPT "tests/opencv_detect.py"
 #define CASCADES "/usr/share/opencv4"
 #define LBP_XML CASCADES "/lbpcascades/lbpcascade_frontalface_improved.xml"
@@ -55,6 +57,48 @@ extern char **environ;
  * thresholds on sample sums).  Measured on lavapipe: see float_sums_bounded.
  */
 #define FLOAT_MAX_DIFF_SHARE 0.02
+
+/* ---- under ASan: fast unwinding ---- */
+
+#if defined(__SANITIZE_ADDRESS__)
+/*
+ * make SANITIZE=1 check sets ASAN_OPTIONS=fast_unwind_on_malloc=0 (for
+ * tests/lsan.supp), under which lavapipe's LLVM deadlocks compiling the
+ * detector's shaders (helpers.c and test_pipeline.c say why).  This suite
+ * needs no suppression (helpers.c keeps lavapipe loaded): start again with
+ * fast unwinding, before Criterion starts its workers, which inherit it.
+ */
+__attribute__((constructor))
+static void fast_unwind(void)
+{
+	static char cmd[65536], opts[1024];
+	char *argv[256], *p, *end;
+	const char *o = getenv("ASAN_OPTIONS");
+	ssize_t n;
+	int fd, argc = 0;
+
+	if (!o || strlen(o) >= sizeof(opts) ||
+	    !strstr(o, "fast_unwind_on_malloc=0"))
+		return;
+	snprintf(opts, sizeof(opts), "%s", o);
+	p = strstr(opts, "fast_unwind_on_malloc=0");
+	p[strlen("fast_unwind_on_malloc=")] = '1';
+	fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, cmd, sizeof(cmd) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	cmd[n] = '\0';
+	for (p = cmd, end = cmd + n; p < end && argc < 255;
+	     p += strlen(p) + 1)
+		argv[argc++] = p;
+	argv[argc] = NULL;
+	setenv("ASAN_OPTIONS", opts, 1);
+	execv("/proc/self/exe", argv);
+}
+#endif
 
 /* ---- logging ---- */
 
@@ -101,87 +145,9 @@ static void tmp_fini(void)
 
 /* ---- the OpenCV side: gray PGMs ---- */
 
-static char *python(void)
-{
-	const char *p = getenv("DMK_PYTHON");
-
-	return (char *)(p && *p ? p : "/usr/bin/python3");
-}
-
 static const char *script(void)
 {
-	static char path[PATH_MAX];
-	char exe[PATH_MAX - 64], *slash;
-	const char *src = getenv("DMK_SRCDIR");
-	ssize_t n;
-	int up;
-
-	if (src) {
-		snprintf(path, sizeof(path), "%s/" SCRIPT, src);
-		return path;
-	}
-	if (!access(SCRIPT, R_OK))
-		return SCRIPT;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return SCRIPT;
-	exe[n] = '\0';
-	for (up = 0; up < 4 && (slash = strrchr(exe, '/')); up++) {
-		*slash = '\0';
-		snprintf(path, sizeof(path), "%s/" SCRIPT, exe);
-		if (!access(path, R_OK))
-			return path;
-	}
-	return SCRIPT;
-}
-
-/* Run @argv; its stdout (NUL-terminated, malloc'd) into *@out. */
-static int run(char *const argv[], char **out)
-{
-	posix_spawn_file_actions_t fa;
-	size_t len = 0, cap = 4096;
-	int pfd[2], status, err;
-	char *buf = malloc(cap);
-	pid_t pid;
-
-	cr_assert_not_null(buf);
-	cr_assert_eq(pipe2(pfd, O_CLOEXEC), 0, "pipe2: %s", strerror(errno));
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
-					 O_RDONLY, 0);
-	err = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pfd[1]);
-	if (err) {
-		close(pfd[0]);
-		free(buf);
-		return -err;
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (len + 1 == cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			cr_assert_not_null(buf);
-		}
-		r = read(pfd[0], buf + len, cap - 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (out)
-		*out = buf;
-	else
-		free(buf);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+	return dmk_test_srcfile(SCRIPT);
 }
 
 static void require_cascades(void)
@@ -200,7 +166,7 @@ static void require_opencv(void)
 			 "$DMK_PYTHON)");
 	dmk_test_require(!access(script(), R_OK) ? 1 : 0,
 			 "cannot find " SCRIPT " (set DMK_SRCDIR)");
-	dmk_test_require(run(argv, NULL) == 0 ? 1 : 0,
+	dmk_test_require(dmk_test_run(argv, NULL) == 0 ? 1 : 0,
 			 "no cv2 in the python (python3-opencv)");
 	dmk_test_require(!access(GRACE, R_OK) ? 1 : 0,
 			 "no " GRACE " (python-matplotlib-data)");
@@ -234,29 +200,38 @@ static void read_pgm(const char *path, struct image *img)
 }
 
 /*
- * The test images: grace_hopper first; with @photos, also its synthetic
- * variants and every photo of $DMK_TEST_IMAGES.  Returns how many.
+ * The test images: grace_hopper (512x600); with @photos, also its
+ * synthetic variants and every photo of $DMK_TEST_IMAGES.  With
+ * DMK_TEST_IMAGES set but empty (an emulated machine), only its half-size
+ * copy (256x300), whatever @photos says.  Returns how many.
  */
 static size_t load_images(struct image *imgs, size_t max, bool photos)
 {
 	const char *dir = getenv("DMK_TEST_IMAGES");
 	char *argv[] = { PYTHON, (char *)script(), "prepare", tmpdir, GRACE,
 			 (char *)(dir ? dir : "build/test-images"), NULL };
+	bool small = dir && !*dir;
 	char *text, *save, *line;
-	size_t n = 0;
+	size_t n = 0, i = 0;
 
 	require_opencv();
-	if (!photos || (dir && !*dir) || access(argv[5], R_OK))
+	if (!photos || small || access(argv[5], R_OK))
 		argv[5] = NULL;
-	cr_assert_eq(run(argv, &text), 0, "opencv_detect.py prepare failed");
+	cr_assert_eq(dmk_test_run(argv, &text), 0, "opencv_detect.py prepare failed");
+	/* Lines: the photo, its half-size copy, other variants, photos. */
 	for (line = strtok_r(text, "\n", &save); line && n < max;
-	     line = strtok_r(NULL, "\n", &save)) {
+	     line = strtok_r(NULL, "\n", &save), i++) {
+		if (small && i != 1)
+			continue;
 		read_pgm(line, &imgs[n++]);
-		if (!photos)
+		if (!photos || small)
 			break;
 	}
 	free(text);
 	cr_assert_geq(n, 1);
+	if (small)
+		cr_assert(strstr(imgs[0].name, "half"), "not the half-size "
+			  "copy: %s", imgs[0].name);
 	return n;
 }
 
@@ -545,7 +520,7 @@ static void agree_trees(const char *path)
 
 	load_images(&img, 1, false);
 	snprintf(tree, sizeof(tree), "%s/tree.xml", tmpdir);
-	cr_assert_eq(run(argv, NULL), 0, "opencv_detect.py mktree failed");
+	cr_assert_eq(dmk_test_run(argv, NULL), 0, "opencv_detect.py mktree failed");
 	c = cascade(tree);
 	cr_assert_not(c->stump_based);
 	dmk_cascade_free(c);
@@ -652,23 +627,25 @@ static void check_levels(struct dmk_vk *vk, const struct dmk_cascade *c,
 
 DMK_TEST(detectvk, pyramid_exact, .init = tmp_init, .fini = tmp_fini)
 {
-	struct dmk_vk *vk = vk_open();
 	struct dmk_cascade *lbp, *haar;
 	struct image img, odd;
 	uint32_t x, y, seed = 12345;
+	struct dmk_vk *vk;
 
 	load_images(&img, 1, false);
+	vk = vk_open();
 	/* An odd-sized crop with noise: taps at every fraction. */
-	odd.w = 301;
-	odd.h = 227;
+	odd.w = (img.w / 2) | 1;
+	odd.h = (img.h / 3) | 1;
 	snprintf(odd.name, sizeof(odd.name), "noisy crop");
 	odd.px = malloc((size_t)odd.w * odd.h);
 	cr_assert_not_null(odd.px);
 	for (y = 0; y < odd.h; y++)
 		for (x = 0; x < odd.w; x++) {
 			seed = seed * 1103515245u + 12345u;
-			odd.px[y * odd.w + x] = (uint8_t)(img.px[(y + 50) *
-				img.w + x + 100] ^ ((seed >> 16) & 0x1f));
+			odd.px[y * odd.w + x] = (uint8_t)(img.px[(y + img.h /
+				8) * img.w + x + img.w / 4] ^
+				((seed >> 16) & 0x1f));
 		}
 	lbp = cascade(LBP_XML);
 	haar = cascade(HAAR_XML);
@@ -690,11 +667,12 @@ DMK_TEST(detectvk, float_sums_bounded, .init = tmp_init, .fini = tmp_fini)
 {
 	static const char *const paths[] = { LBP_XML, HAAR_XML };
 	DMK_OPTS(dmk_detect_params, p, .scale_factor = 1.1);
-	struct dmk_vk *vk = vk_open();
+	struct dmk_vk *vk;
 	struct image img;
 	size_t k;
 
 	load_images(&img, 1, false);
+	vk = vk_open();
 	for (k = 0; k < ARRAY_SIZE(paths); k++) {
 		struct dmk_cascade *c = cascade(paths[k]);
 		struct dmk_detector *det;
@@ -728,6 +706,94 @@ DMK_TEST(detectvk, float_sums_bounded, .init = tmp_init, .fini = tmp_fini)
 	dmk_vk_free(vk);
 }
 
+/*
+ * The passes one by one (dmk__detector_record_upto(): rows, cols, walk,
+ * then a pass a stage), on a frame of the default clip's size: each
+ * prefix, replayed after the full chain ran, leaves the counters of the
+ * stages it ran equal to the full run's and those it did not at 0 (the
+ * rows pass resets them every replay).  With --verbose it logs what each
+ * pass adds to a frame's time: how BENCHMARKS.md's profile was taken
+ * (noisy where other work shares the CPU).
+ */
+DMK_TEST(detectvk, pass_profile, .init = tmp_init, .fini = tmp_fini)
+{
+	DMK_OPTS(dmk_detect_params, p, .scale_factor = 1.1);
+	uint32_t k, s, npasses, nstages, full[64], got;
+	double prev = 0, best, t;
+	struct dmk_detector *det;
+	struct dmk_vk_chain *ch;
+	struct dmk_cascade *c;
+	struct timespec t0, t1;
+	struct dmk_vk *vk;
+	struct image img;
+	struct gray g;
+	int r;
+
+	load_images(&img, 1, false);
+	vk = vk_open();
+	c = cascade(LBP_XML);
+	nstages = c->nstages;
+	cr_assert_leq(nstages, ARRAY_SIZE(full));
+	cr_assert_eq(dmk_detector_new(vk, c, img.w, img.h, &p, &det), 0);
+	npasses = dmk__detector_passes(det);
+	cr_assert_eq(npasses, 2 + nstages);
+	gray_new(vk, img.w, img.h, &g);
+	gray_put(&g, &img);
+	for (k = 1; k <= npasses + 1; k++) {
+		/* The full chain first (k = npasses + 1 is all of it). */
+		uint32_t upto = k == 1 ? UINT32_MAX : k - 1;
+
+		cr_assert_eq(dmk_vk_chain_new(vk, &ch), 0);
+		cr_assert_eq(dmk__detector_record_upto(det, ch, g.mem,
+						       g.offset, g.pitch,
+						       upto), 0);
+		cr_assert_eq(dmk_vk_chain_end(ch), 0);
+		best = 1e9;
+		/* A chain's first run costs more on lavapipe: the best of
+		 * the next two. */
+		for (r = 0; r < 3; r++) {
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			cr_assert_eq(dmk_vk_chain_run(ch), 0);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			t = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+			    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+			if (r)
+				best = t < best ? t : best;
+		}
+		dmk_vk_chain_free(ch);
+		for (s = 0; s < nstages; s++) {
+			cr_assert_eq(dmk__detector_survivors(det, s, &got), 0);
+			if (k == 1)
+				full[s] = got;
+			else if (s + 3 <= upto)
+				cr_assert_eq(got, full[s], "pass %u: stage %u "
+					     "let %u through, not %u", upto, s,
+					     got, full[s]);
+			else
+				cr_assert_eq(got, 0, "pass %u: stage %u's "
+					     "counter is %u", upto, s, got);
+		}
+		if (k == 1) {
+			cr_assert_gt(full[0], 0);
+			cr_assert_gt(full[nstages - 1], 0, "no hit");
+			cr_log_info("detectvk: %s, %ux%u: %.2f ms a frame",
+				    dmk_vk_device_name(vk), img.w, img.h, best);
+			continue;
+		}
+		cr_log_info("detectvk: pass %2u (%s): +%.2f ms (%.2f ms)",
+			    upto, upto == 1 ? "rows" : upto == 2 ? "cols" :
+			    upto == 3 ? "walk, stage 0" : "a stage", best - prev,
+			    best);
+		prev = best;
+	}
+	cr_assert_eq(dmk__detector_survivors(det, nstages, &got), -ENOENT);
+	gray_free(&g);
+	free(img.px);
+	dmk_detector_free(det);
+	dmk_cascade_free(c);
+	dmk_vk_free(vk);
+}
+
 /* ---- in a chain after a conversion ---- */
 
 /*
@@ -741,8 +807,8 @@ DMK_TEST(detectvk, chain_after_convert, .init = tmp_init, .fini = tmp_fini)
 	DMK_OPTS(dmk_detect_params, p, .scale_factor = 1.1,
 		 .min_neighbors = 3);
 	DMK_OPTS(dmk_vk_convert, cv);
-	struct dmk_vk *vk = vk_open();
-	struct dmk_cascade *c = cascade(LBP_XML);
+	struct dmk_vk *vk;
+	struct dmk_cascade *c;
 	struct dmk_frame_layout l;
 	struct dmk_detector *det;
 	struct dmk_buf *src, *dst;
@@ -756,6 +822,8 @@ DMK_TEST(detectvk, chain_after_convert, .init = tmp_init, .fini = tmp_fini)
 	uint64_t dst_size;
 
 	load_images(&img, 1, false);
+	vk = vk_open();
+	c = cascade(LBP_XML);
 	cr_assert_eq(dmk_frame_layout_init(&l, DRM_FORMAT_NV12, img.w, img.h,
 					   NULL), 0);
 	src = dmk_test_alloc("memfd", (l.size + 4095) & ~4095ull,
@@ -820,8 +888,8 @@ DMK_TEST(detectvk, frames_in_turn, .init = tmp_init, .fini = tmp_fini)
 {
 	DMK_OPTS(dmk_detect_params, p, .scale_factor = 1.2,
 		 .min_neighbors = 0);
-	struct dmk_vk *vk = vk_open();
-	struct dmk_cascade *c = cascade(LBP_XML);
+	struct dmk_cascade *c;
+	struct dmk_vk *vk;
 	struct image img[2];
 	struct boxes cpu[2], gpu;
 	struct dmk_detector *det;
@@ -829,6 +897,8 @@ DMK_TEST(detectvk, frames_in_turn, .init = tmp_init, .fini = tmp_fini)
 	uint32_t i, x, y;
 
 	load_images(&img[0], 1, false);
+	vk = vk_open();
+	c = cascade(LBP_XML);
 	/* The second frame: the photo mirrored, so other windows hit. */
 	img[1] = img[0];
 	img[1].px = malloc((size_t)img[0].w * img[0].h);
@@ -885,11 +955,11 @@ DMK_TEST(detectvk, frames_in_turn, .init = tmp_init, .fini = tmp_fini)
 DMK_TEST(detectvk, no_alloc_per_frame, .init = tmp_init, .fini = tmp_fini)
 {
 	DMK_OPTS(dmk_detect_params, p, .scale_factor = 1.2);
-	struct dmk_vk *vk = vk_open();
-	struct dmk_cascade *c = cascade(LBP_XML);
 	struct dmk_rect rects[64];
 	struct dmk_detector *det;
 	struct dmk_vk_chain *chain;
+	struct dmk_cascade *c;
+	struct dmk_vk *vk;
 	struct image img;
 	struct gray g;
 	long n_collect, n_run, n_chain;
@@ -899,6 +969,8 @@ DMK_TEST(detectvk, no_alloc_per_frame, .init = tmp_init, .fini = tmp_fini)
 	if (!DMK_TEST_CAN_COUNT_ALLOCS)
 		cr_skip_test("allocations are not counted under ASan");
 	load_images(&img, 1, false);
+	vk = vk_open();
+	c = cascade(LBP_XML);
 	cr_assert_eq(dmk_detector_new(vk, c, img.w, img.h, &p, &det), 0);
 	gray_new(vk, img.w, img.h, &g);
 	gray_put(&g, &img);
@@ -947,15 +1019,16 @@ DMK_TEST(detectvk, no_alloc_per_frame, .init = tmp_init, .fini = tmp_fini)
 
 DMK_TEST(detectvk, small_image_no_faces, .init = tmp_init, .fini = tmp_fini)
 {
-	struct dmk_vk *vk = vk_open();
 	struct dmk_cascade *c;
 	struct dmk_detector *det;
 	struct dmk_rect r[4];
+	struct dmk_vk *vk;
 	struct image img;
 	struct gray g;
 	size_t n = 99;
 
 	require_cascades();
+	vk = vk_open();
 	c = cascade(LBP_XML);	/* a 45x45 window */
 	img.w = 44;
 	img.h = 60;
@@ -987,7 +1060,7 @@ DMK_TEST(detectvk, bad_arguments, .init = tmp_init, .fini = tmp_fini)
 	DMK_OPTS(dmk_detect_params, bad_scale, .scale_factor = 0.9);
 	DMK_OPTS(dmk_detect_params, tiny_scale, .scale_factor = 1.00001);
 	struct dmk_detect_params future;
-	struct dmk_vk *vk = vk_open(), *vk2;
+	struct dmk_vk *vk, *vk2;
 	struct dmk_cascade *c;
 	struct dmk_detector *det = NULL;
 	struct dmk_vk_chain *chain, *other;
@@ -997,6 +1070,7 @@ DMK_TEST(detectvk, bad_arguments, .init = tmp_init, .fini = tmp_fini)
 	size_t n;
 
 	require_cascades();
+	vk = vk_open();
 	c = cascade(LBP_XML);
 	cr_assert_eq(dmk_detector_new(NULL, c, 64, 64, NULL, &det), -EINVAL);
 	cr_assert_eq(dmk_detector_new(vk, NULL, 64, 64, NULL, &det), -EINVAL);
