@@ -96,8 +96,10 @@ static const char detect_help[] =
 	"                      put it in); with several, a directory\n"
 	"                      (created if missing) that gets NAME.png\n"
 	"                      for each\n"
-	"  --json              one JSON object: the cascade, the parameters,\n"
-	"                      and per image its boxes and detection time\n"
+	"  --json              a JSON array, one object per image: its boxes,\n"
+	"                      the cascade and parameters used, the backend\n"
+	"                      and the time taken (an unreadable image: its\n"
+	"                      file and the error)\n"
 	"  -h, --help          this text\n"
 	"\n"
 	"Exit status: 0 ok, 1 a cascade or an image could not be read (the\n"
@@ -512,13 +514,13 @@ static int detect_run(struct detect_ctx *ctx, const uint8_t *gray,
 	}
 }
 
-static void json_header(struct json *j, const struct detect_ctx *ctx)
+/* What every image object says of how it was searched. */
+static void json_setup(struct json *j, const struct detect_ctx *ctx)
 {
 	const struct detect_args *a = ctx->a;
 	uint32_t ww, wh;
 
 	dmk_cascade_window(ctx->cascade, &ww, &wh);
-	json_object_begin(j);
 	json_key(j, "cascade");
 	json_object_begin(j);
 	json_kv_string(j, "path", a->cascade);
@@ -541,8 +543,6 @@ static void json_header(struct json *j, const struct detect_ctx *ctx)
 		json_kv_string(j, "device", dmk_vk_device_name(ctx->vk));
 		json_kv_string(j, "driver", dmk_vk_driver_name(ctx->vk));
 	}
-	json_key(j, "images");
-	json_array_begin(j);
 }
 
 /* One image: 0, or EXIT_FAIL after saying why. */
@@ -593,6 +593,7 @@ static int detect_one(struct detect_ctx *ctx, struct outputs *o,
 		json_kv_string(j, "file", path);
 		json_kv_uint(j, "width", img.width);
 		json_kv_uint(j, "height", img.height);
+		json_setup(j, ctx);
 		json_kv_double(j, "ms", ns / 1e6);
 		json_kv_uint(j, "faces", n);
 		json_key(j, "boxes");
@@ -683,8 +684,9 @@ int cmd_detect(int argc, char **argv)
 	}
 
 	if (a.json) {
+		/* An array of one object per image. */
 		json_init(&j, stdout);
-		json_header(&j, &ctx);
+		json_array_begin(&j);
 	}
 	for (i = 0; i < a.nimages; i++) {
 		if (detect_one(&ctx, &o, &j, a.images[i]))
@@ -693,7 +695,6 @@ int cmd_detect(int argc, char **argv)
 	}
 	if (a.json) {
 		json_array_end(&j);
-		json_object_end(&j);
 		json_end(&j);
 	}
 out:
