@@ -58,47 +58,6 @@ extern char **environ;
  */
 #define FLOAT_MAX_DIFF_SHARE 0.02
 
-/* ---- under ASan: fast unwinding ---- */
-
-#if defined(__SANITIZE_ADDRESS__)
-/*
- * make SANITIZE=1 check sets ASAN_OPTIONS=fast_unwind_on_malloc=0 (for
- * tests/lsan.supp), under which lavapipe's LLVM deadlocks compiling the
- * detector's shaders (helpers.c and test_pipeline.c say why).  This suite
- * needs no suppression (helpers.c keeps lavapipe loaded): start again with
- * fast unwinding, before Criterion starts its workers, which inherit it.
- */
-__attribute__((constructor))
-static void fast_unwind(void)
-{
-	static char cmd[65536], opts[1024];
-	char *argv[256], *p, *end;
-	const char *o = getenv("ASAN_OPTIONS");
-	ssize_t n;
-	int fd, argc = 0;
-
-	if (!o || strlen(o) >= sizeof(opts) ||
-	    !strstr(o, "fast_unwind_on_malloc=0"))
-		return;
-	snprintf(opts, sizeof(opts), "%s", o);
-	p = strstr(opts, "fast_unwind_on_malloc=0");
-	p[strlen("fast_unwind_on_malloc=")] = '1';
-	fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = read(fd, cmd, sizeof(cmd) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	cmd[n] = '\0';
-	for (p = cmd, end = cmd + n; p < end && argc < 255;
-	     p += strlen(p) + 1)
-		argv[argc++] = p;
-	argv[argc] = NULL;
-	setenv("ASAN_OPTIONS", opts, 1);
-	execv("/proc/self/exe", argv);
-}
-#endif
 
 /* ---- logging ---- */
 
@@ -245,20 +204,6 @@ static void free_images(struct image *imgs, size_t n)
 
 /* ---- Vulkan ---- */
 
-/*
- * Keep lavapipe loaded once the loader has loaded it: it keeps a block
- * that LeakSanitizer reports as lost once the driver is unloaded (see
- * tests/test_vkconvert.c).
- */
-static void keep_lavapipe(void)
-{
-	void *h = dlopen("libvulkan_lvp.so", RTLD_NOW | RTLD_NOLOAD |
-			 RTLD_NODELETE);
-
-	if (h)
-		dlclose(h);
-}
-
 static struct dmk_vk *vk_open(void)
 {
 	struct dmk_vk *vk = NULL;
@@ -270,7 +215,6 @@ static struct dmk_vk *vk_open(void)
 		dmk_test_require(0, "no Vulkan device with compute and "
 				 "timeline semaphores");
 	cr_assert_eq(ret, 0, "dmk_vk_new: %s", strerror(-ret));
-	keep_lavapipe();
 	return vk;
 }
 

@@ -106,30 +106,6 @@ static void in_dir(char *buf, size_t len, const char *dir, const char *name)
 	snprintf(buf, len, "%.1024s/%s", dir, name);
 }
 
-/*
- * make SANITIZE=1 check runs with ASAN_OPTIONS=fast_unwind_on_malloc=0
- * (for tests/lsan.supp).  Under it lavapipe's LLVM JIT deadlocks: its
- * shader's unwind tables are registered with libgcc, whose
- * _Unwind_Find_FDE then mallocs under its lock, and ASan's slow unwinder
- * takes that lock again.  The pipeline's detector compiles shaders, so
- * dmakit runs with fast unwinding (its Vulkan stage skips the leak check
- * for lavapipe's own leak; the other stages are still checked).
- */
-static void fast_unwind(void)
-{
-	const char *o = getenv("ASAN_OPTIONS");
-	char buf[1024], *p;
-
-	if (!o || strlen(o) >= sizeof(buf))
-		return;
-	snprintf(buf, sizeof(buf), "%s", o);
-	p = strstr(buf, "fast_unwind_on_malloc=0");
-	if (!p)
-		return;
-	p[strlen("fast_unwind_on_malloc=")] = '1';
-	setenv("ASAN_OPTIONS", buf, 1);
-}
-
 /* Start @argv with stdout and stderr into files; its pid. */
 static pid_t spawn(char *const argv[], const char *out, const char *err)
 {
@@ -144,7 +120,6 @@ static pid_t spawn(char *const argv[], const char *out, const char *err)
 			_exit(126);
 		close(o);
 		close(e);
-		fast_unwind();
 		execv(argv[0], argv);
 		_exit(127);
 	}

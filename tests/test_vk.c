@@ -84,40 +84,11 @@ static void vt_close(struct vt *t)
  * Keep the Vulkan driver loaded for the whole test process: one instance,
  * made before DMK_TEST counts fds and never destroyed.  Under ASan this
  * keeps lavapipe's 128-byte block (see the top) reachable, so LSan needs
- * no suppression and hence no slow unwinding on malloc.  Slow unwinding
- * (ASAN_OPTIONS=fast_unwind_on_malloc=0) deadlocks here: when lavapipe's
- * LLVM JIT registers a shader's unwind tables and then allocates, ASan's
- * unwinder enters libgcc 12's _Unwind_Find_FDE, which allocates under
- * its own lock, which unwinds again and waits on that lock for ever
- * (seen as hangs of whole tests).  vk/no_driver must make the first
+ * no suppression and hence no slow unwinding on malloc, which deadlocks
+ * in lavapipe's shader compiler (tests/helpers.c, pin_lavapipe(), does the
+ * same for every suite).  vk/no_driver must make the first
  * Vulkan call of its process itself, so it goes without.
  */
-#if defined(__SANITIZE_ADDRESS__)
-/*
- * make SANITIZE=1 check runs every suite with fast_unwind_on_malloc=0 (for
- * the lavapipe suppression in tests/lsan.supp), which deadlocks as above:
- * run this binary again with fast unwinding.  Later ASAN_OPTIONS entries
- * override earlier ones; the marker stops a second exec.
- */
-__attribute__((constructor))
-static void vk_fast_unwind(int argc, char **argv)
-{
-	const char *o = getenv("ASAN_OPTIONS");
-	char *n;
-
-	(void)argc;
-	if (!o || !strstr(o, "fast_unwind_on_malloc=0") ||
-	    getenv("DMK_TEST_VK_FAST_UNWIND"))
-		return;
-	if (asprintf(&n, "%s:fast_unwind_on_malloc=1", o) < 0)
-		return;
-	setenv("ASAN_OPTIONS", n, 1);
-	setenv("DMK_TEST_VK_FAST_UNWIND", "1", 1);
-	free(n);
-	execv("/proc/self/exe", argv);
-}
-#endif
-
 static VkInstance keep_inst;
 static char keep_xdg[64];
 

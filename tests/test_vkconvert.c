@@ -92,51 +92,6 @@ static void vk_env(void)
 	setenv("XDG_RUNTIME_DIR", "/tmp", 0);
 }
 
-/*
- * Keep lavapipe loaded once the loader has loaded it (RTLD_NODELETE on the
- * object already there; nothing is loaded that was not).  lavapipe 22.3
- * keeps a 128-byte block in a global that LeakSanitizer reports as lost
- * once the loader unloads the driver at vkDestroyInstance(); kept loaded,
- * the block stays reachable and nothing needs suppressing.  (The
- * suppression in tests/lsan.supp needs ASAN_OPTIONS=fast_unwind_on_malloc=0
- * to resolve the driver's frames, and that deadlocks as soon as a compute
- * pipeline was compiled: llvmpipe's JIT registers its unwind tables with
- * libgcc, whose _Unwind_Find_FDE then mallocs under its own lock, and
- * ASan's slow unwind of that malloc takes the lock again.)
- */
-static void keep_lavapipe(void)
-{
-	void *h = dlopen("libvulkan_lvp.so", RTLD_NOW | RTLD_NOLOAD |
-			 RTLD_NODELETE);
-
-	if (h)
-		dlclose(h);	/* our reference; NODELETE stays */
-}
-
-/*
- * make SANITIZE=1 check sets ASAN_OPTIONS=fast_unwind_on_malloc=0 for
- * tests/lsan.supp, and under it the first malloc after a shader compiled
- * deadlocks (above).  Criterion runs each test in a worker it starts with
- * exec, which reads ASAN_OPTIONS anew: switch the workers to fast
- * unwinding before any starts.  keep_lavapipe() makes the suppression
- * unnecessary here; the leak check itself stays on.
- */
-__attribute__((constructor))
-static void fast_unwind_for_workers(void)
-{
-	const char *o = getenv("ASAN_OPTIONS");
-	char buf[1024], *p;
-
-	if (!o || strlen(o) >= sizeof(buf))
-		return;
-	snprintf(buf, sizeof(buf), "%s", o);
-	p = strstr(buf, "fast_unwind_on_malloc=0");
-	if (!p)
-		return;
-	p[strlen("fast_unwind_on_malloc=")] = '1';
-	setenv("ASAN_OPTIONS", buf, 1);
-}
-
 /* A context on the default device, or skip. */
 static struct dmk_vk *vk_open(void)
 {
@@ -149,7 +104,6 @@ static struct dmk_vk *vk_open(void)
 		dmk_test_require(0, "no Vulkan device with compute and "
 				 "timeline semaphores");
 	cr_assert_eq(ret, 0, "dmk_vk_new: %s", strerror(-ret));
-	keep_lavapipe();
 	return vk;
 }
 
