@@ -191,26 +191,6 @@ void bench_detect_usage(FILE *f)
 	fputs(bench_detect_help, f);
 }
 
-/* ---- arguments ---- */
-
-static int parse_wxh(const char *s, uint32_t *w, uint32_t *h)
-{
-	const char *x = strpbrk(s, "xX");
-	char num[16];
-	uint64_t vw, vh;
-
-	if (!x || (size_t)(x - s) >= sizeof(num))
-		return -EINVAL;
-	memcpy(num, s, (size_t)(x - s));
-	num[x - s] = '\0';
-	if (parse_uint(num, 1, IMAGE_MAX_SIDE, &vw) ||
-	    parse_uint(x + 1, 1, IMAGE_MAX_SIDE, &vh))
-		return -EINVAL;
-	*w = (uint32_t)vw;
-	*h = (uint32_t)vh;
-	return 0;
-}
-
 static int add_input(struct dbench *b, const char *path)
 {
 	if (!*path)
@@ -244,16 +224,11 @@ static int parse_cases(struct dbench *b, const char *s)
 
 static int parse_args(int argc, char **argv, struct dbench *b)
 {
-	enum { OPT_CASCADE = 256, OPT_SCALE, OPT_NEIGHBORS, OPT_MIN_SIZE,
-	       OPT_MAX_SIZE, OPT_FRAMES, OPT_REPEAT, OPT_THREADS, OPT_DEVICE,
+	enum { OPT_FRAMES = 256, OPT_REPEAT, OPT_THREADS, OPT_DEVICE,
 	       OPT_CASES, OPT_BASELINE, OPT_IMPORT, OPT_JSON };
 	static const struct option longopts[] = {
 		{ "input", required_argument, NULL, 'i' },
-		{ "cascade", required_argument, NULL, OPT_CASCADE },
-		{ "scale", required_argument, NULL, OPT_SCALE },
-		{ "min-neighbors", required_argument, NULL, OPT_NEIGHBORS },
-		{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
-		{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+		DETECT_LONGOPTS,
 		{ "frames", required_argument, NULL, OPT_FRAMES },
 		{ "repeat", required_argument, NULL, OPT_REPEAT },
 		{ "threads", required_argument, NULL, OPT_THREADS },
@@ -266,7 +241,6 @@ static int parse_args(int argc, char **argv, struct dbench *b)
 		{ 0 }
 	};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	char *end;
 	uint64_t v;
 	int c, ret;
 
@@ -288,38 +262,6 @@ static int parse_args(int argc, char **argv, struct dbench *b)
 			ret = add_input(b, optarg);
 			if (ret)
 				return ret;
-			break;
-		case OPT_CASCADE:
-			if (!*optarg)
-				return tool_usage_err("--cascade: empty");
-			b->cascade = detect_cascade_path(optarg);
-			break;
-		case OPT_SCALE:
-			errno = 0;
-			b->params.scale_factor = strtod(optarg, &end);
-			if (errno || end == optarg || *end ||
-			    !(b->params.scale_factor > 1 &&
-			      b->params.scale_factor <= 4))
-				return tool_usage_err("--scale: '%s' is not a "
-					"number over 1 and at most 4", optarg);
-			break;
-		case OPT_NEIGHBORS:
-			if (parse_uint(optarg, 0, 1000, &v))
-				return tool_usage_err("--min-neighbors: '%s' "
-					"is not 0-1000", optarg);
-			b->params.min_neighbors = (int)v;
-			break;
-		case OPT_MIN_SIZE:
-			if (parse_wxh(optarg, &b->params.min_w,
-				      &b->params.min_h))
-				return tool_usage_err("--min-size: '%s' is not "
-						      "WxH", optarg);
-			break;
-		case OPT_MAX_SIZE:
-			if (parse_wxh(optarg, &b->params.max_w,
-				      &b->params.max_h))
-				return tool_usage_err("--max-size: '%s' is not "
-						      "WxH", optarg);
 			break;
 		case OPT_FRAMES:
 			if (parse_uint(optarg, 1, MAX_FRAMES, &b->max_frames))
@@ -370,7 +312,12 @@ static int parse_args(int argc, char **argv, struct dbench *b)
 			bench_detect_usage(stdout);
 			return -1;
 		default:
-			return tool_bad_option(c, argc, argv);
+			ret = detect_opt(c, optarg, &b->cascade, &b->params);
+			if (ret > 0)
+				return ret;
+			if (ret < 0)
+				return tool_bad_option(c, argc, argv);
+			break;
 		}
 	}
 	for (; optind < argc; optind++) {
@@ -380,10 +327,8 @@ static int parse_args(int argc, char **argv, struct dbench *b)
 	}
 	if (!b->ninputs)
 		b->inputs[b->ninputs++] = DEFAULT_INPUT;
-	if (b->params.max_w && b->params.min_w &&
-	    (b->params.max_w < b->params.min_w ||
-	     b->params.max_h < b->params.min_h))
-		return tool_usage_err("--max-size is smaller than --min-size");
+	if (detect_opts_check(&b->params))
+		return EXIT_USAGE;
 	return 0;
 }
 

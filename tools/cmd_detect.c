@@ -137,16 +137,58 @@ static int parse_wxh(const char *s, uint32_t *w, uint32_t *h)
 	return 0;
 }
 
+int detect_opt(int c, const char *arg, const char **cascade,
+	       struct dmk_detect_params *p)
+{
+	char *end;
+	uint64_t v;
+
+	switch (c) {
+	case OPT_DET_CASCADE:
+		if (!*arg)
+			return tool_usage_err("--cascade: empty");
+		*cascade = detect_cascade_path(arg);
+		return 0;
+	case OPT_DET_SCALE:
+		errno = 0;
+		p->scale_factor = strtod(arg, &end);
+		if (errno || end == arg || *end ||
+		    !(p->scale_factor > 1 && p->scale_factor <= 4))
+			return tool_usage_err("--scale: '%s' is not a number "
+					      "over 1 and at most 4", arg);
+		return 0;
+	case OPT_DET_NEIGHBORS:
+		if (parse_uint(arg, 0, 1000, &v))
+			return tool_usage_err("--min-neighbors: '%s' is not "
+					      "a number from 0 to 1000", arg);
+		p->min_neighbors = (int)v;
+		return 0;
+	case OPT_DET_MIN_SIZE:
+	case OPT_DET_MAX_SIZE:
+		if (parse_wxh(arg, c == OPT_DET_MIN_SIZE ? &p->min_w : &p->max_w,
+			      c == OPT_DET_MIN_SIZE ? &p->min_h : &p->max_h))
+			return tool_usage_err("--%s-size: '%s' is not WxH "
+					      "(each 1 to %u)",
+					      c == OPT_DET_MIN_SIZE ? "min" :
+					      "max", arg, IMAGE_MAX_SIDE);
+		return 0;
+	}
+	return -1;
+}
+
+int detect_opts_check(const struct dmk_detect_params *p)
+{
+	if (p->max_w && p->min_w &&
+	    (p->max_w < p->min_w || p->max_h < p->min_h))
+		return tool_usage_err("--max-size is smaller than --min-size");
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct detect_args *a)
 {
-	enum { OPT_CASCADE = 256, OPT_SCALE, OPT_NEIGHBORS, OPT_MIN_SIZE,
-	       OPT_MAX_SIZE, OPT_CPU, OPT_GPU, OPT_DEVICE, OPT_JSON };
+	enum { OPT_CPU = 256, OPT_GPU, OPT_DEVICE, OPT_JSON };
 	static const struct option longopts[] = {
-		{ "cascade", required_argument, NULL, OPT_CASCADE },
-		{ "scale", required_argument, NULL, OPT_SCALE },
-		{ "min-neighbors", required_argument, NULL, OPT_NEIGHBORS },
-		{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
-		{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+		DETECT_LONGOPTS,
 		{ "cpu", no_argument, NULL, OPT_CPU },
 		{ "gpu", no_argument, NULL, OPT_GPU },
 		{ "device", required_argument, NULL, OPT_DEVICE },
@@ -155,9 +197,7 @@ static int parse_args(int argc, char **argv, struct detect_args *a)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	char *end;
-	uint64_t v;
-	int c;
+	int c, ret;
 
 	memset(a, 0, sizeof(*a));
 	a->cascade = CASCADE_LBP;
@@ -169,41 +209,6 @@ static int parse_args(int argc, char **argv, struct detect_args *a)
 	optind = 0;
 	while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
 		switch (c) {
-		case OPT_CASCADE:
-			if (!*optarg)
-				return tool_usage_err("--cascade: empty");
-			a->cascade = detect_cascade_path(optarg);
-			break;
-		case OPT_SCALE:
-			errno = 0;
-			a->params.scale_factor = strtod(optarg, &end);
-			if (errno || end == optarg || *end ||
-			    !(a->params.scale_factor > 1 &&
-			      a->params.scale_factor <= 4))
-				return tool_usage_err("--scale: '%s' is not a "
-					"number over 1 and at most 4", optarg);
-			break;
-		case OPT_NEIGHBORS:
-			if (parse_uint(optarg, 0, 1000, &v))
-				return tool_usage_err("--min-neighbors: '%s' "
-					"is not a number from 0 to 1000",
-					optarg);
-			a->params.min_neighbors = (int)v;
-			break;
-		case OPT_MIN_SIZE:
-			if (parse_wxh(optarg, &a->params.min_w,
-				      &a->params.min_h))
-				return tool_usage_err("--min-size: '%s' is not "
-					"WxH (each 1 to %u)", optarg,
-					IMAGE_MAX_SIDE);
-			break;
-		case OPT_MAX_SIZE:
-			if (parse_wxh(optarg, &a->params.max_w,
-				      &a->params.max_h))
-				return tool_usage_err("--max-size: '%s' is not "
-					"WxH (each 1 to %u)", optarg,
-					IMAGE_MAX_SIDE);
-			break;
 		case OPT_CPU:
 			if (a->backend == BACKEND_GPU)
 				return tool_usage_err("--cpu with --gpu or "
@@ -233,13 +238,16 @@ static int parse_args(int argc, char **argv, struct detect_args *a)
 			cmd_detect_usage(stdout);
 			return -1;
 		default:
-			return tool_bad_option(c, argc, argv);
+			ret = detect_opt(c, optarg, &a->cascade, &a->params);
+			if (ret > 0)
+				return ret;
+			if (ret < 0)
+				return tool_bad_option(c, argc, argv);
+			break;
 		}
 	}
-	if (a->params.max_w && a->params.min_w &&
-	    (a->params.max_w < a->params.min_w ||
-	     a->params.max_h < a->params.min_h))
-		return tool_usage_err("--max-size is smaller than --min-size");
+	if (detect_opts_check(&a->params))
+		return EXIT_USAGE;
 	if (optind >= argc)
 		return tool_usage_err("no IMAGE given");
 	a->images = argv + optind;

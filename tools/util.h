@@ -55,6 +55,32 @@ void cmd_detect_usage(FILE *f);
  * "haar" (its Haar frontalface_default), or a path, returned as is.
  */
 const char *detect_cascade_path(const char *arg);
+
+/*
+ * The detector's options, shared by `dmakit detect` and `bench detect`:
+ * DETECT_LONGOPTS in their getopt tables, detect_opt() in their switch,
+ * detect_opts_check() after the loop.
+ */
+enum {
+	OPT_DET_CASCADE = 0x1000, OPT_DET_SCALE, OPT_DET_NEIGHBORS,
+	OPT_DET_MIN_SIZE, OPT_DET_MAX_SIZE,
+};
+#define DETECT_LONGOPTS							\
+	{ "cascade", required_argument, NULL, OPT_DET_CASCADE },	\
+	{ "scale", required_argument, NULL, OPT_DET_SCALE },		\
+	{ "min-neighbors", required_argument, NULL, OPT_DET_NEIGHBORS }, \
+	{ "min-size", required_argument, NULL, OPT_DET_MIN_SIZE },	\
+	{ "max-size", required_argument, NULL, OPT_DET_MAX_SIZE }
+
+struct dmk_detect_params;
+
+/* Option @c with @arg into @cascade / @p: 0 done, -1 not a detector
+ * option, EXIT_USAGE after saying what was wrong. */
+int detect_opt(int c, const char *arg, const char **cascade,
+	       struct dmk_detect_params *p);
+
+/* The options together: 0, or EXIT_USAGE after saying why. */
+int detect_opts_check(const struct dmk_detect_params *p);
 int cmd_pipeline(int argc, char **argv);
 void cmd_pipeline_usage(FILE *f);
 
