@@ -31,6 +31,8 @@ fi
 DMK_PYTHON=${DMK_PYTHON:-$(command -v python3)}
 export DMK_PYTHON
 export PATH="$here/bin:$PATH"
+# The suites that run the dmakit binary look for it as $BUILD/dmakit.
+export BUILD="$here/bin"
 export LD_LIBRARY_PATH="$here/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 export DMAKIT_DATA="$here/data"
