@@ -34,7 +34,9 @@
 
 #include "helpers.h"
 
-#define PYTHON "/usr/bin/python3"
+/* The python with cv2 and the script, as tests/helpers.c finds them. */
+#define PYTHON ((char *)dmk_test_python())
+#define FRAMES_PY ((char *)dmk_test_srcfile("tests/opencv_frames.py"))
 #define PHOTO "/usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg"
 #define LBP "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface_improved.xml"
 #define CLIP_FACE 8		/* frames showing the face */
@@ -188,12 +190,12 @@ static int count_lines(const char *s)
 /*
  * The OpenCV tests' clip: CLIP_FACE frames panning over the face, then
  * CLIP_BLANK frames without one, from tests/opencv_frames.py (the
- * comparison needs /usr/bin/python3 and cv2 anyway).
+ * comparison needs python with cv2 anyway).
  */
 static bool make_face_clip(char *clip, size_t len)
 {
 	char out[PATH_MAX], err[PATH_MAX], face[16], blank[16];
-	char *argv[] = { (char *)PYTHON, (char *)"tests/opencv_frames.py",
+	char *argv[] = { PYTHON, FRAMES_PY,
 			 (char *)"make", clip, (char *)"--face", face,
 			 (char *)"--blank", blank, NULL };
 
@@ -210,7 +212,7 @@ static bool make_face_clip(char *clip, size_t len)
 static void require_face_clip(char *clip, size_t len)
 {
 	dmk_test_require(make_face_clip(clip, len) ? 1 : 0,
-			 "no test clip: /usr/bin/python3 with cv2 and "
+			 "no test clip: python3 with cv2 ($DMK_PYTHON) and "
 			 "matplotlib's grace_hopper.jpg are needed to make it");
 }
 
@@ -451,7 +453,7 @@ static void run_clip(const char *clip, bool cpu, const char *out_dir,
 static void compare_opencv(const char *clip, const char *jsonl)
 {
 	char out[PATH_MAX], err[PATH_MAX], *s;
-	char *argv[] = { (char *)PYTHON, (char *)"tests/opencv_frames.py",
+	char *argv[] = { PYTHON, FRAMES_PY,
 			 (char *)"compare", (char *)clip, (char *)jsonl,
 			 (char *)"--cascade", (char *)LBP, NULL };
 	int frames, lines, ocv, ours, matched, extra, face_frames, st;

@@ -6,8 +6,8 @@
  *
  * Each test creates and frees its own context, so DMK_TEST's fd-leak
  * check covers what a context opens (see test_vkhost.c: the loader and
- * lavapipe close every fd by vkDestroyInstance()).  One more instance
- * keeps the driver loaded for the whole process: see keep_driver().
+ * lavapipe close every fd by vkDestroyInstance()).  Under ASan the driver
+ * stays loaded for the whole process (tests/helpers.c, pin_lavapipe()).
  *
  * Zero copy is shown, not assumed: on the host path the device's writes
  * appear in the buffer's own mapping before any copy could have run, and
@@ -79,48 +79,6 @@ static void vt_close(struct vt *t)
 		t->xdg[0] = '\0';
 	}
 }
-
-/*
- * Keep the Vulkan driver loaded for the whole test process: one instance,
- * made before DMK_TEST counts fds and never destroyed.  Under ASan this
- * keeps lavapipe's 128-byte block (see the top) reachable, so LSan needs
- * no suppression and hence no slow unwinding on malloc, which deadlocks
- * in lavapipe's shader compiler (tests/helpers.c, pin_lavapipe(), does the
- * same for every suite).  vk/no_driver must make the first
- * Vulkan call of its process itself, so it goes without.
- */
-static VkInstance keep_inst;
-static char keep_xdg[64];
-
-static void keep_driver(void)
-{
-	VkInstanceCreateInfo ici = {
-		.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
-	};
-	uint32_t n = 0;
-
-	if (!strcmp(criterion_current_test->name, "no_driver"))
-		return;
-	if (!getenv("XDG_RUNTIME_DIR")) {
-		snprintf(keep_xdg, sizeof(keep_xdg), "/tmp/dmk-xdg-XXXXXX");
-		if (mkdtemp(keep_xdg))
-			setenv("XDG_RUNTIME_DIR", keep_xdg, 1);
-		else
-			keep_xdg[0] = '\0';
-	}
-	if (vkCreateInstance(&ici, NULL, &keep_inst) == VK_SUCCESS)
-		vkEnumeratePhysicalDevices(keep_inst, &n, NULL);
-}
-
-static void keep_driver_fini(void)
-{
-	if (keep_xdg[0]) {
-		unsetenv("XDG_RUNTIME_DIR");
-		rmdir(keep_xdg);
-	}
-}
-
-TestSuite(vk, .init = keep_driver, .fini = keep_driver_fini);
 
 /* The loader and Mesa complain without XDG_RUNTIME_DIR: a private one. */
 static void vt_xdg(struct vt *t)

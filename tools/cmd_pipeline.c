@@ -988,10 +988,14 @@ static int supervise(struct super *s)
 		 * slow device may need long to drain what the reader sent);
 		 * STOP_GRACE_NS is the most it waits without progress.
 		 */
-		if (s->stop_sig && s->failed < 0 && s->term_at && !s->kill_at &&
-		    frames_done(s) != s->drained) {
-			s->drained = frames_done(s);
-			s->term_at = now + STOP_GRACE_NS;
+		if (s->stop_sig && s->failed < 0 && s->term_at &&
+		    !s->kill_at) {
+			uint64_t done = frames_done(s);
+
+			if (done != s->drained) {
+				s->drained = done;
+				s->term_at = now + STOP_GRACE_NS;
+			}
 		}
 		if (s->term_at && now >= s->term_at) {
 			signal_alive(s, SIGTERM, true);
