@@ -56,7 +56,6 @@ struct detector {
 	unsigned int nslots;
 	struct dmk_buf *gray_buf;	/* the chains' output (memfd) */
 	struct dmk_vk_mem *gray_mem;
-	uint8_t *gray;			/* its mapping */
 	/* --cpu with a resize: the gray image and the resize taps */
 	uint8_t *scratch;
 	uint32_t *x0, *x1;
@@ -106,7 +105,6 @@ static int vk_setup(struct detector *d)
 	DMK_OPTS(dmk_vk_opts, vo, .device = d->a->device);
 	struct dmk_heap *heap;
 	uint64_t size = ((uint64_t)d->det_w * d->det_h + 3) & ~3ull;
-	void *addr;
 	int ret;
 
 	/* Even a failed dmk_vk_new() may have loaded a driver. */
@@ -137,14 +135,11 @@ static int vk_setup(struct detector *d)
 		ret = dmk_heap_alloc(heap, size, &ao, &d->gray_buf);
 		dmk_heap_close(heap);
 	}
-	if (!ret)
-		ret = dmk_buf_map(d->gray_buf, &addr);
 	if (ret) {
 		pipe_err(PIPE_DETECTOR, "allocating the gray image: %s",
 			 dmk_strerror(ret));
 		return ret;
 	}
-	d->gray = addr;
 	ret = dmk_vk_import(d->vk, d->gray_buf, NULL, &d->gray_mem);
 	if (ret) {
 		pipe_err(PIPE_DETECTOR, "importing the gray image into "
